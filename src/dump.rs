@@ -1,0 +1,432 @@
+//! Writing one dump: the sequence of FORMAT.md, from a trigger to the last
+//! line. Signal-safe: runs on the dump stack, with the arena serving every
+//! allocation (see [`crate::arena`]), under the dump lock (one dump at a time
+//! in the process).
+
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use crate::arena::ARENA;
+use crate::cause;
+use crate::config::{Config, Format};
+use crate::memory::{Maps, Memory};
+use crate::modules::{ModuleKind, Modules};
+use crate::names;
+use crate::output::{Line, Target, Writer};
+use crate::sink::{
+    Detail, DumpHeader, Event, FatalEvent, FrameLine, ModuleLine, Sink, ThreadHeader,
+};
+use crate::stacks;
+use crate::symbols::{Symbolizer, demangle_into};
+use crate::sys;
+use crate::text::TextSink;
+use crate::unwind::{FrameKind, NativeCache, RawFrame, Registers, Walker};
+
+/// Why a dump is written, with what it needs to describe the current thread.
+pub enum Trigger<'a> {
+    Fatal {
+        info: &'a libc::siginfo_t,
+        regs: Registers,
+    },
+    UserSignal {
+        signum: i32,
+        regs: Registers,
+    },
+    /// A call of the C API; `regs` are the caller's (our frames are skipped).
+    Api {
+        regs: Registers,
+    },
+    /// The watchdog: no thread is current.
+    Timeout {
+        period_ns: u64,
+    },
+}
+
+/// Where the dump goes and how much it shows.
+#[derive(Clone, Copy)]
+pub struct Options {
+    /// `None`: the configured output; `Some(fd)`: this descriptor.
+    pub fd: Option<i32>,
+    pub all_threads: bool,
+}
+
+// ---- The dump lock ---------------------------------------------------------
+
+/// Kernel tid of the thread writing a dump, 0 when none.
+static DUMPER: AtomicI32 = AtomicI32::new(0);
+/// A fatal dump has started: the process is going down, later faults in
+/// other threads wait for it and then die without a dump of their own.
+static FATAL_STARTED: AtomicBool = AtomicBool::new(false);
+/// The signal of the fatal dump in progress, for a fault inside the dump.
+static FATAL_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+pub enum Claim {
+    /// The caller now writes the dump and must call [`release`].
+    Acquired,
+    /// The caller is the thread already writing a dump: it faulted inside it.
+    Reentered,
+    /// Another thread's fatal dump is under way or done, or the lock could not
+    /// be had in time: write nothing.
+    Declined,
+}
+
+/// Takes the dump lock, waiting for another thread's dump up to `wait_ns`.
+pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
+    let me = sys::gettid();
+    let give_up = sys::monotonic_ns().saturating_add(wait_ns);
+    loop {
+        match DUMPER.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                if let Some(sig) = fatal_signal {
+                    if FATAL_STARTED.swap(true, Ordering::AcqRel) {
+                        DUMPER.store(0, Ordering::Release);
+                        return Claim::Declined;
+                    }
+                    FATAL_SIGNAL.store(sig, Ordering::Release);
+                } else if FATAL_STARTED.load(Ordering::Acquire) {
+                    DUMPER.store(0, Ordering::Release);
+                    return Claim::Declined;
+                }
+                return Claim::Acquired;
+            }
+            Err(owner) if owner == me => return Claim::Reentered,
+            Err(_) if sys::monotonic_ns() >= give_up => return Claim::Declined,
+            Err(_) => sys::sleep_ns(1_000_000),
+        }
+    }
+}
+
+pub fn release() {
+    DUMPER.store(0, Ordering::Release);
+}
+
+/// The signal whose fatal dump is in progress (for a fault inside the dump).
+pub fn fatal_signal_in_progress() -> i32 {
+    FATAL_SIGNAL.load(Ordering::Acquire)
+}
+
+/// Whether the calling thread is writing a dump.
+pub fn is_dumping() -> bool {
+    DUMPER.load(Ordering::Acquire) == sys::gettid()
+}
+
+// ---- The dump --------------------------------------------------------------
+
+/// Writes one dump. The caller holds the dump lock.
+pub fn run(config: &Config, trigger: Trigger, options: Options) {
+    if !ARENA.begin() {
+        // No memory at all: say so on the target, nothing more can be done.
+        write_without_memory(config, &trigger, options);
+        return;
+    }
+    stacks::on_dump_stack(|| write(config, &trigger, options));
+    ARENA.end();
+}
+
+fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
+    let exe = ExePath::read();
+    let Some(target) = open_target(config, options, exe.base()) else {
+        return;
+    };
+    let mut writer = Writer::new(
+        target.fd,
+        sys::monotonic_ns() + config.deadline.as_nanos() as u64,
+    );
+    let mut sink = TextSink::new(&mut writer, true);
+    begin(&mut sink, &exe, &target);
+    if let Trigger::Fatal { info, regs } = trigger {
+        sink.event(&Event::Fatal(fatal_event(info, regs, None)));
+    }
+    sink.note(b"faultdump: no memory could be mapped for the dump; stacks not shown");
+    sink.end(sys::getpid());
+}
+
+fn open_target(config: &Config, options: Options, exe_base: &[u8]) -> Option<Target> {
+    match options.fd {
+        Some(fd) => Some(Target::fd(fd)),
+        None => Target::open(&config.output, exe_base),
+    }
+}
+
+fn begin(sink: &mut dyn Sink, exe: &ExePath, target: &Target) {
+    sink.begin(&DumpHeader {
+        pid: sys::getpid(),
+        exe: exe.path(),
+        unix_time: sys::realtime_ns() / 1_000_000_000,
+    });
+    let mut note = Line::new();
+    if target.fallback_note(&mut note) {
+        sink.note(note.as_bytes());
+    }
+}
+
+/// The executable's path from /proc/self/exe.
+struct ExePath {
+    buf: [u8; 4096],
+    len: usize,
+}
+
+impl ExePath {
+    fn read() -> ExePath {
+        let mut buf = [0u8; 4096];
+        let len = sys::readlink(c"/proc/self/exe", &mut buf).map_or(0, |p| p.len());
+        ExePath { buf, len }
+    }
+
+    fn path(&self) -> &[u8] {
+        if self.len == 0 {
+            b"?"
+        } else {
+            &self.buf[..self.len]
+        }
+    }
+
+    fn base(&self) -> &[u8] {
+        let p = &self.buf[..self.len];
+        let p = p.strip_suffix(b" (deleted)").unwrap_or(p);
+        p.rsplit(|&b| b == b'/').next().unwrap_or(p)
+    }
+}
+
+fn write(config: &Config, trigger: &Trigger, options: Options) {
+    let exe = ExePath::read();
+    let Some(target) = open_target(config, options, exe.base()) else {
+        return;
+    };
+    let deadline_ns = sys::monotonic_ns().saturating_add(config.deadline.as_nanos() as u64);
+    let secure = config.secure || !sys::is_dumpable();
+    let mut writer = Writer::new(target.fd, deadline_ns);
+    let mut text;
+    let sink: &mut dyn Sink = match config.format {
+        Format::Text | Format::Json => {
+            text = TextSink::new(&mut writer, secure);
+            &mut text
+        }
+    };
+    begin(sink, &exe, &target);
+
+    let memory = Memory::new(Maps::read());
+    let event = match trigger {
+        Trigger::Fatal { info, regs } => Event::Fatal(fatal_event(info, regs, memory.maps())),
+        Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
+        Trigger::Api { .. } => Event::Api,
+        Trigger::Timeout { period_ns } => Event::Timeout {
+            period_ns: *period_ns,
+        },
+    };
+    sink.event(&event);
+    sink.flush();
+
+    let modules = Modules::discover(&memory, exe.path());
+    let unwinder = modules.unwinder();
+    let mut cache = Box::new(NativeCache::new_in());
+    let mut stacks = Stacks {
+        walker: Walker {
+            unwinder: &unwinder,
+            cache: &mut cache,
+            memory: &memory,
+            modules: &modules,
+            deadline_ns,
+        },
+        symbolizer: Symbolizer::new(&modules),
+        max_frames: config.max_frames,
+    };
+
+    let current = match trigger {
+        Trigger::Fatal { regs, .. } | Trigger::UserSignal { regs, .. } => Some((regs, false)),
+        Trigger::Api { regs } => Some((regs, true)),
+        Trigger::Timeout { .. } => None,
+    };
+    if let Some((regs, skip_own)) = current {
+        let mut name = [0u8; 16];
+        sink.thread_begin(&ThreadHeader {
+            tid: sys::gettid(),
+            name: sys::thread_name(&mut name),
+            current: true,
+        });
+        stacks.print(sink, regs, skip_own);
+        sink.thread_end();
+        sink.flush();
+    }
+    let _ = options.all_threads;
+
+    if let Trigger::Fatal { regs, .. } = trigger {
+        sink.registers(regs);
+        for m in modules.list() {
+            sink.module(&ModuleLine {
+                bias: m.bias,
+                path: &m.path,
+                build_id: m.build_id,
+            });
+        }
+    }
+    sink.end(sys::getpid());
+}
+
+/// The `Fatal error:` line's content and the `Cause:` analysis.
+fn fatal_event<'m>(
+    info: &libc::siginfo_t,
+    regs: &Registers,
+    maps: Option<&'m Maps>,
+) -> FatalEvent<'m> {
+    let signum = info.si_signo;
+    let code = info.si_code;
+    let detail = if names::is_fault_with_address(signum, code) {
+        // SAFETY: the kernel filled the fault fields for this signal and code.
+        Detail::Address(unsafe { info.si_addr() } as u64)
+    } else if signum == libc::SIGSYS && code == 1 {
+        let nr = sigsys_number(info);
+        Detail::Syscall {
+            number: nr,
+            name: crate::syscalls::syscall_name(nr),
+        }
+    } else if code <= 0 {
+        // SAFETY: signals sent by a process carry the sender's pid and uid.
+        Detail::Sender {
+            pid: unsafe { info.si_pid() },
+            uid: unsafe { info.si_uid() },
+        }
+    } else {
+        Detail::Nothing
+    };
+    let addr = match detail {
+        Detail::Address(a) => a,
+        _ => 0,
+    };
+    let cause = if code > 0 {
+        cause::analyse(signum, code, addr, regs, maps)
+    } else {
+        None
+    };
+    FatalEvent {
+        signum,
+        title: names::fatal_signal_title(signum).unwrap_or("Fatal signal"),
+        abbrev: names::signal_abbrev(signum).unwrap_or("?"),
+        code,
+        code_name: names::si_code_name(signum, code),
+        detail,
+        cause,
+    }
+}
+
+/// The system call number of a seccomp SIGSYS (`si_syscall`).
+fn sigsys_number(info: &libc::siginfo_t) -> i64 {
+    // The union after the three leading ints (padded to 16 bytes) holds
+    // `void *si_call_addr; int si_syscall; unsigned int si_arch;`.
+    let base = info as *const libc::siginfo_t as *const u8;
+    // SAFETY: siginfo_t is 128 bytes; offset 24 holds si_syscall.
+    i64::from(unsafe { base.add(24).cast::<i32>().read_unaligned() })
+}
+
+/// Walking and printing stacks, with what persists across threads: the
+/// framehop cache and the symbol indexes.
+struct Stacks<'a> {
+    walker: Walker<'a>,
+    symbolizer: Symbolizer,
+    max_frames: usize,
+}
+
+impl Stacks<'_> {
+    /// Prints one thread's frames, innermost first, cut in the middle when
+    /// there are more than `max_frames` (the outermost quarter is kept, so a
+    /// deep recursion still shows where it started). With `skip_own`, the
+    /// library's own frames at the top are left out, with the signal
+    /// trampoline right after them.
+    fn print(&mut self, sink: &mut dyn Sink, regs: &Registers, skip_own: bool) {
+        let tail_cap = self.max_frames / 4;
+        let head_cap = self.max_frames - tail_cap;
+        let mut head: Vec<RawFrame> = Vec::with_capacity(head_cap);
+        let mut tail: Vec<RawFrame> = Vec::with_capacity(tail_cap);
+        let mut total: u64 = 0;
+        let mut skipping = skip_own;
+        let modules = self.walker.modules;
+        self.walker.walk(regs, |f| {
+            if skipping {
+                let own = modules
+                    .find(f.lookup_addr())
+                    .is_some_and(|(_, m)| m.kind == ModuleKind::Ourselves);
+                if own {
+                    return;
+                }
+                skipping = false;
+                if f.kind == FrameKind::SignalTrampoline && total == 0 {
+                    return;
+                }
+            }
+            if head.len() < head_cap {
+                head.push(f);
+            } else if tail_cap > 0 {
+                let slot = ((total - head_cap as u64) % tail_cap as u64) as usize;
+                if tail.len() < tail_cap {
+                    tail.push(f);
+                } else {
+                    tail[slot] = f;
+                }
+            }
+            total += 1;
+        });
+        let mut index = 0;
+        for f in &head {
+            self.print_frame(sink, f, &mut index);
+        }
+        let shown = (head.len() + tail.len()) as u64;
+        if total > shown {
+            sink.frames_omitted(total - shown);
+            index += (total - shown) as usize;
+        }
+        // The ring's oldest entry is the one after the last overwritten.
+        let start = if total > shown {
+            ((total - head_cap as u64) % tail_cap.max(1) as u64) as usize
+        } else {
+            0
+        };
+        for i in 0..tail.len() {
+            let f = tail[(start + i) % tail.len()];
+            self.print_frame(sink, &f, &mut index);
+        }
+    }
+
+    fn print_frame(&mut self, sink: &mut dyn Sink, f: &RawFrame, index: &mut usize) {
+        if sink.stopped() {
+            return;
+        }
+        let modules = self.walker.modules;
+        let memory = self.walker.memory;
+        let lookup = f.lookup_addr();
+        let found = modules.find(lookup);
+        let (module, module_offset) = match found {
+            Some((_, m)) => (Some(&m.path[..]), f.addr.wrapping_sub(m.bias)),
+            None => {
+                let start = memory
+                    .maps()
+                    .and_then(|maps| maps.find(lookup))
+                    .map_or(0, |e| e.start);
+                (None, f.addr - start)
+            }
+        };
+        let mut name = Line::new();
+        let (function, offset) = if f.kind == FrameKind::SignalTrampoline {
+            (Some(&b"<signal handler called>"[..]), None)
+        } else {
+            match found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup)) {
+                Some(symbol) => {
+                    let offset = f.addr.wrapping_sub(symbol.start);
+                    demangle_into(symbol.name, &mut name);
+                    (Some(name.as_bytes()), Some(offset))
+                }
+                None => (None, None),
+            }
+        };
+        sink.frame(&FrameLine {
+            index: *index,
+            addr: f.addr,
+            function,
+            offset,
+            inlined: false,
+            file: None,
+            line: None,
+            module,
+            module_offset,
+        });
+        *index += 1;
+    }
+}

@@ -1,0 +1,44 @@
+//! faultdump: Python's `faulthandler` for native programs.
+//!
+//! Preloaded into any dynamically linked program, the library prints a
+//! readable stack trace when the program dies of a fatal signal, then lets it
+//! die exactly as it would have. See README.md for use and FORMAT.md for the
+//! output.
+//!
+//! Two sets of rules apply in this crate, and each module says which:
+//! - start-up code ([`startup`], [`config`]) runs once in the constructor and
+//!   may allocate and use std;
+//! - the dump path (everything reached from a handler: [`signals`], [`dump`]
+//!   and what it calls) is async-signal-safe: no host malloc (allocations go
+//!   to the crash arena, see [`arena`]), no lock, no stdio, no loader call.
+
+mod arena;
+mod cause;
+mod config;
+mod debugfile;
+mod dump;
+mod elf;
+mod memory;
+mod modules;
+mod names;
+mod output;
+mod signals;
+mod sink;
+mod stacks;
+mod startup;
+mod symbols;
+mod sys;
+mod syscalls;
+mod text;
+mod unwind;
+
+#[global_allocator]
+static ALLOCATOR: arena::DumpAwareAllocator = arena::DumpAwareAllocator;
+
+/// The positive control of the signal-safety test: a build with this feature
+/// calls the host's malloc from the fatal handler, which the test must catch.
+#[cfg(feature = "selftest-unsafe-handler")]
+fn selftest_unsafe_call<T>(_: &T) {
+    // SAFETY: deliberately unsafe in a handler; never built outside the test.
+    unsafe { libc::free(libc::malloc(64)) };
+}

@@ -1,0 +1,92 @@
+//! Start-up: the constructor every process runs.
+//!
+//! Reads the configuration once, installs the handlers, and does nothing
+//! else: no module scan, no symbol work, no thread (unless a timeout asks
+//! for the watchdog). Every process of a container pays for this, so it is
+//! kept to a handful of system calls.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::config::{self, Config, Environment, Process};
+use crate::{modules, output, signals, stacks, sys};
+
+static CONFIG: AtomicPtr<Config> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The configuration read at start-up; `None` before the constructor ran.
+pub fn config() -> Option<&'static Config> {
+    // SAFETY: the pointer is null or a leaked Box that is never freed.
+    unsafe { CONFIG.load(Ordering::Acquire).as_ref() }
+}
+
+#[cfg(not(test))]
+#[ctor::ctor(unsafe)]
+fn faultdump_init() {
+    init();
+}
+
+fn init() {
+    let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();
+    let var = |name: &str| std::env::var_os(name);
+    let values = [
+        var("FAULTHANDLER"),
+        var("FAULTHANDLER_TIMEOUT"),
+        var("FAULTHANDLER_SIGNAL"),
+        var("FAULTHANDLER_FORMAT"),
+        var("FAULTHANDLER_MAX_FRAMES"),
+        var("FAULTHANDLER_MAX_THREADS"),
+        var("FAULTHANDLER_DEADLINE"),
+        var("FAULTHANDLER_DWARF_BUDGET"),
+    ];
+    let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
+    let env = Environment {
+        faulthandler: bytes(0),
+        timeout: bytes(1),
+        signal: bytes(2),
+        format: bytes(3),
+        max_frames: bytes(4),
+        max_threads: bytes(5),
+        deadline: bytes(6),
+        dwarf_budget: bytes(7),
+    };
+    let parsed = config::parse(
+        &env,
+        Process {
+            secure,
+            sigrtmin: libc::SIGRTMIN(),
+            sigrtmax: libc::SIGRTMAX(),
+        },
+    );
+    for warning in &parsed.warnings {
+        let line = format!("{warning}\n");
+        // SAFETY: writing our own buffer to fd 2.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+    output::record_stderr_identity();
+    let config = Box::leak(Box::new(parsed.config));
+    CONFIG.store(config, Ordering::Release);
+    std::panic::set_hook(Box::new(on_internal_panic));
+    if config.fatal {
+        stacks::ensure_altstack();
+        signals::install_fatal(None);
+    }
+}
+
+/// A panic in this library is a bug; in the middle of a dump it must not run
+/// std's default hook (which may capture a backtrace through the loader).
+/// After this, panic=abort raises SIGABRT, which ends a dump through
+/// `fault_in_dump`.
+fn on_internal_panic(info: &std::panic::PanicHookInfo) {
+    let mut line = output::Line::new();
+    line.push(b"faultdump: internal error");
+    if let Some(location) = info.location() {
+        let _ = core::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(" at {}:{}", location.file(), location.line()),
+        );
+    }
+    line.byte(b'\n');
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+}

@@ -1,0 +1,278 @@
+//! Walking a thread's stack with framehop, from a register context.
+//!
+//! Beyond framehop's frame-by-frame unwinding this handles what a crash
+//! handler meets and a profiler does not:
+//! - a call through a garbage function pointer leaves the pc outside any
+//!   code: the caller's return address is then at `[sp]`;
+//! - the signal trampoline `__restore_rt` (framehop cannot unwind through
+//!   it): the interrupted context is reloaded from the `ucontext` it returns
+//!   to, so a dump taken inside another handler reaches the original fault;
+//! - a smashed stack: every read goes through [`Memory`], and the walk ends
+//!   at the first address that is not code, after at most [`MAX_FRAMES`]
+//!   frames or when the dump's time is up.
+
+use framehop::{
+    CacheNative, FrameAddress, MustNotAllocateDuringUnwind, UnwindRegsNative, Unwinder,
+    UnwinderNative,
+};
+
+use crate::memory::Memory;
+use crate::modules::Modules;
+use crate::sys;
+
+/// No real stack is deeper (a 1 GiB stack of 16-byte frames has 64 Mi, but
+/// the time bound ends such a walk first).
+pub const MAX_FRAMES: usize = 4 << 20;
+
+/// x86_64 `mcontext_t.gregs` indexes (`<sys/ucontext.h>`).
+pub mod reg {
+    pub const RBP: usize = 10;
+    pub const RSP: usize = 15;
+    pub const RIP: usize = 16;
+    pub const EFL: usize = 17;
+    pub const ERR: usize = 19;
+    pub const TRAPNO: usize = 20;
+    pub const CR2: usize = 22;
+    pub const COUNT: usize = 23;
+    /// Names in the order a dump prints them, with their index.
+    pub const PRINTED: [(&str, usize); 20] = [
+        ("rax", 13),
+        ("rbx", 11),
+        ("rcx", 14),
+        ("rdx", 12),
+        ("rsi", 9),
+        ("rdi", 8),
+        ("rbp", RBP),
+        ("rsp", RSP),
+        ("r8", 0),
+        ("r9", 1),
+        ("r10", 2),
+        ("r11", 3),
+        ("r12", 4),
+        ("r13", 5),
+        ("r14", 6),
+        ("r15", 7),
+        ("rip", RIP),
+        ("eflags", EFL),
+        ("err", ERR),
+        ("trapno", TRAPNO),
+    ];
+}
+
+/// `offsetof(ucontext_t, uc_mcontext.gregs)` on x86_64.
+const UCONTEXT_GREGS: u64 = 40;
+
+/// The general registers of a thread, as a `ucontext_t` holds them.
+#[derive(Clone, Copy)]
+pub struct Registers {
+    pub gregs: [u64; reg::COUNT],
+}
+
+impl Registers {
+    /// # Safety
+    /// `uc` must point to a `ucontext_t` the kernel passed to a handler.
+    pub unsafe fn from_ucontext(uc: *const libc::c_void) -> Registers {
+        // SAFETY: per the contract, uc is a valid ucontext_t.
+        let uc = unsafe { &*uc.cast::<libc::ucontext_t>() };
+        let mut gregs = [0u64; reg::COUNT];
+        for (dst, src) in gregs.iter_mut().zip(uc.uc_mcontext.gregs.iter()) {
+            *dst = *src as u64;
+        }
+        Registers { gregs }
+    }
+
+    /// The context a signal interrupted, from the `ucontext_t` that starts
+    /// at `sp` when the handler has returned into the trampoline.
+    fn from_signal_frame(memory: &Memory, sp: u64) -> Option<Registers> {
+        let mut raw = [0u8; reg::COUNT * 8];
+        if !memory.read(sp + UCONTEXT_GREGS, &mut raw) {
+            return None;
+        }
+        let mut gregs = [0u64; reg::COUNT];
+        for (dst, src) in gregs.iter_mut().zip(raw.chunks_exact(8)) {
+            *dst = u64::from_ne_bytes(src.try_into().unwrap_or_default());
+        }
+        Some(Registers { gregs })
+    }
+
+    /// Registers known without a signal: the caller passes its own pc, sp
+    /// and frame pointer (a watchdog thread, a parked thread's syscall state).
+    pub fn from_pc_sp_bp(pc: u64, sp: u64, bp: u64) -> Registers {
+        let mut gregs = [0u64; reg::COUNT];
+        gregs[reg::RIP] = pc;
+        gregs[reg::RSP] = sp;
+        gregs[reg::RBP] = bp;
+        Registers { gregs }
+    }
+
+    pub fn pc(&self) -> u64 {
+        self.gregs[reg::RIP]
+    }
+
+    pub fn sp(&self) -> u64 {
+        self.gregs[reg::RSP]
+    }
+
+    pub fn bp(&self) -> u64 {
+        self.gregs[reg::RBP]
+    }
+}
+
+/// What a frame's address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// The instruction that was executing (frame 0, or the instruction a
+    /// signal interrupted): looked up as is.
+    Executing,
+    /// A return address: looked up at address - 1 (the call).
+    Return,
+    /// The signal trampoline: gdb's `<signal handler called>`.
+    SignalTrampoline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawFrame {
+    pub addr: u64,
+    pub kind: FrameKind,
+}
+
+impl RawFrame {
+    /// The address names and lines are looked up at.
+    pub fn lookup_addr(&self) -> u64 {
+        match self.kind {
+            FrameKind::Return => self.addr.wrapping_sub(1),
+            _ => self.addr,
+        }
+    }
+}
+
+pub type NativeUnwinder = UnwinderNative<&'static [u8], MustNotAllocateDuringUnwind>;
+pub type NativeCache = CacheNative<MustNotAllocateDuringUnwind>;
+
+/// What a walk needs; built once per dump.
+pub struct Walker<'a> {
+    pub unwinder: &'a NativeUnwinder,
+    pub cache: &'a mut NativeCache,
+    pub memory: &'a Memory,
+    pub modules: &'a Modules,
+    pub deadline_ns: u64,
+}
+
+/// `mov $15, %rax; syscall`: x86_64 glibc's `__restore_rt`.
+const RESTORE_RT: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+
+impl Walker<'_> {
+    fn is_code(&self, addr: u64) -> bool {
+        match self.modules.find(addr) {
+            Some((_, m)) => m.is_code(addr),
+            // JIT code and other anonymous executable memory.
+            None => self
+                .memory
+                .maps()
+                .and_then(|maps| maps.find(addr))
+                .is_some_and(|e| e.exec),
+        }
+    }
+
+    fn is_signal_trampoline(&self, addr: u64) -> bool {
+        let mut code = [0u8; RESTORE_RT.len()];
+        self.memory.read(addr, &mut code) && code == RESTORE_RT
+    }
+
+    /// Calls `visit` for each frame of the stack described by `start`,
+    /// innermost first.
+    pub fn walk(&mut self, start: &Registers, mut visit: impl FnMut(RawFrame)) {
+        let mut count = 0usize;
+        let mut context = *start;
+        let mut emit = |frame: RawFrame, count: &mut usize| -> bool {
+            visit(frame);
+            *count += 1;
+            *count < MAX_FRAMES && (*count % 1024 != 0 || sys::monotonic_ns() < self.deadline_ns)
+        };
+        'context: loop {
+            let pc = context.pc();
+            if !emit(
+                RawFrame {
+                    addr: pc,
+                    kind: FrameKind::Executing,
+                },
+                &mut count,
+            ) {
+                return;
+            }
+            let mut regs = UnwindRegsNative::new(pc, context.sp(), context.bp());
+            let mut address = FrameAddress::from_instruction_pointer(pc);
+            if !self.is_code(pc) {
+                // A call through a bad pointer: the call pushed the return
+                // address and nothing ran since.
+                let Some(ra) = self
+                    .memory
+                    .read_u64(context.sp())
+                    .filter(|&a| self.is_code(a))
+                else {
+                    return;
+                };
+                regs.set_sp(context.sp() + 8);
+                if !emit(
+                    RawFrame {
+                        addr: ra,
+                        kind: FrameKind::Return,
+                    },
+                    &mut count,
+                ) {
+                    return;
+                }
+                let Some(a) = FrameAddress::from_return_address(ra) else {
+                    return;
+                };
+                address = a;
+            }
+            let memory = self.memory;
+            let mut read = |addr: u64| memory.read_u64(addr).ok_or(());
+            loop {
+                let ra = match self
+                    .unwinder
+                    .unwind_frame(address, &mut regs, self.cache, &mut read)
+                {
+                    Ok(Some(ra)) if ra != 0 => ra,
+                    _ => return,
+                };
+                if self.is_signal_trampoline(ra) {
+                    if !emit(
+                        RawFrame {
+                            addr: ra,
+                            kind: FrameKind::SignalTrampoline,
+                        },
+                        &mut count,
+                    ) {
+                        return;
+                    }
+                    match Registers::from_signal_frame(self.memory, regs.sp()) {
+                        Some(interrupted) => {
+                            context = interrupted;
+                            continue 'context;
+                        }
+                        None => return,
+                    }
+                }
+                let code = self.is_code(ra);
+                if !emit(
+                    RawFrame {
+                        addr: ra,
+                        kind: FrameKind::Return,
+                    },
+                    &mut count,
+                ) || !code
+                {
+                    // A return address into no code: the stack is smashed
+                    // here; what follows would be noise.
+                    return;
+                }
+                let Some(a) = FrameAddress::from_return_address(ra) else {
+                    return;
+                };
+                address = a;
+            }
+        }
+    }
+}
