@@ -1,0 +1,141 @@
+# Sourced by the scripts/bench-*.sh benchmarks. Sets up what every benchmark
+# needs and measures against: the floor, an empty preloaded library (a C
+# file with one empty constructor) built here and measured in the same run.
+#
+# Environment:
+#   FAULTDUMP_LIB  the library to measure (default target/release/libfaultdump.so;
+#                  dist/libfaultdump.so for the portable build)
+#   BENCH_SCALE    multiplies every run count (default 1; 0.2 for a quick look)
+#   BENCH_RESULTS  a file that collects one tab-separated row per figure
+#                  (scripts/bench.sh sets it to print its summary table)
+#   CC             the C compiler for the benchmark programs (default gcc)
+set -euo pipefail
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_SRC=$BENCH_ROOT/scripts/bench
+CC=${CC:-gcc}
+
+bench_die() {
+  echo "${0##*/}: $*" >&2
+  exit 2
+}
+
+LIB=${FAULTDUMP_LIB:-$BENCH_ROOT/target/release/libfaultdump.so}
+[ -f "$LIB" ] || bench_die "$LIB missing: run \`cargo build --release\` first (or set FAULTDUMP_LIB)"
+LIB=$(realpath "$LIB")
+
+BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/faultdump-bench.XXXXXX")
+trap 'rm -rf "$BENCH_TMP"' EXIT
+
+# Core files would be written after each crash (by the kernel, outside the
+# measured process's own time but inside the measured wall time): off.
+ulimit -c 0
+
+# The dynamic loader of this machine, for `ld.so --preload LIB PROGRAM`.
+LDSO=$(readelf -lW /bin/true | sed -n 's/.*interpreter: \(.*\)\]/\1/p')
+[ -x "$LDSO" ] || bench_die "cannot find the dynamic loader"
+
+# Debian's hyperfine, installed if missing.
+if ! command -v hyperfine >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || bench_die "hyperfine missing: apt-get install hyperfine (as root)"
+  echo "${0##*/}: installing hyperfine" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
+fi
+
+# The floor.
+FLOOR=$BENCH_TMP/libempty.so
+printf '__attribute__((constructor)) static void empty_init(void) {}\n' >"$BENCH_TMP/empty.c"
+$CC -shared -fPIC -O2 -o "$FLOOR" "$BENCH_TMP/empty.c"
+
+SPAWNLOOP=$BENCH_TMP/spawnloop
+$CC -O2 -o "$SPAWNLOOP" "$BENCH_SRC/spawnloop.c" -lm
+
+# runs N: N scaled by BENCH_SCALE, at least 3.
+runs() {
+  awk -v n="$1" -v s="${BENCH_SCALE:-1}" 'BEGIN { r = int(n * s); print (r < 3 ? 3 : r) }'
+}
+
+# hf NAME RUNS WARMUP [HYPERFINE-OPTION...] -- COMMAND...
+# Runs hyperfine without a shell (-N); results in $BENCH_TMP/NAME.json.
+hf() {
+  local name=$1 n w
+  n=$(runs "$2")
+  w=$(runs "$3")
+  shift 3
+  local opts=()
+  while [ "$1" != "--" ]; do
+    opts+=("$1")
+    shift
+  done
+  shift
+  echo "+ hyperfine -N --warmup $w --runs $n ${opts[*]} $(printf "'%s' " "$@")"
+  hyperfine -N --style basic --warmup "$w" --runs "$n" "${opts[@]}" \
+    --export-json "$BENCH_TMP/$name.json" "$@"
+}
+
+# sl NAME RUNS WARMUP SIGNAL PRELOAD... -- PROGRAM [ARG...]
+# The spawn loop (scripts/bench/spawnloop.c): LD_PRELOAD set in the
+# environment as a user sets it, variants interleaved run by run.
+sl() {
+  local name=$1 n w
+  n=$(runs "$2")
+  w=$(runs "$3")
+  shift 3
+  echo "+ spawnloop $n $w $*"
+  "$SPAWNLOOP" "$n" "$w" "$@" >"$BENCH_TMP/$name.json"
+}
+
+# judge ratio|delta|kib TARGET SCENARIO NAME [FLOOR_INDEX LIB_INDEX]
+judge() {
+  local mode=$1 target=$2 scenario=$3 name=$4
+  shift 4
+  python3 "$BENCH_SRC/compare.py" "$mode" "$target" "$scenario" "$BENCH_TMP/$name.json" "$@"
+}
+
+# rss_of NAME: NAME_rss, the peak RSS (ru_maxrss, KiB) of the spawn loop's
+# runs in NAME, for `judge kib`.
+rss_of() {
+  python3 -c '
+import json, statistics, sys
+results = json.load(open(sys.argv[1]))["results"]
+out = []
+for r in results:
+    t = [float(x) for x in r["maxrss_kib"]]
+    out.append({"command": r["command"] + " (ru_maxrss)", "mean": statistics.mean(t),
+                "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+                "median": statistics.median(t), "times": t})
+json.dump({"results": out}, open(sys.argv[2], "w"))
+' "$BENCH_TMP/$1.json" "$BENCH_TMP/${1}_rss.json"
+}
+
+# skip SCENARIO TARGET WHY: a figure that this build cannot give.
+skip() {
+  echo "$1: SKIP ($3)"
+  if [ -n "${BENCH_RESULTS:-}" ]; then
+    printf '%s\t-\t-\t-\t%s\tSKIP: %s\t-\n' "$1" "$2" "$3" >>"$BENCH_RESULTS"
+  fi
+}
+
+# dump_of FILE COMMAND...: runs COMMAND once with the library preloaded,
+# its stderr (the dump) in FILE; the exit status is ignored (and the
+# shell's "Segmentation fault" note about it silenced).
+dump_of() {
+  local file=$1
+  shift
+  (
+    env LD_PRELOAD="$LIB" "$@" >/dev/null 2>"$file" || true
+  ) 2>/dev/null
+}
+
+# frames FILE: the number of frame lines of the current thread's stack.
+frames() {
+  awk '/^Current thread/ { on = 1; next } on && /^  #[0-9]+ / { n++ } on && /^$/ { exit } END { print n + 0 }' "$1"
+}
+
+# require_dump FILE WHAT: fails the benchmark if FILE holds no complete dump,
+# so that nothing is timed that did not dump.
+require_dump() {
+  grep -q '^faultdump: end of dump, pid ' "$1" ||
+    { sed 's/^/    /' "$1" | head -20 >&2; bench_die "$2: no complete dump"; }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Threads, against the empty preload:
+#  - a fatal dump with 100 live idle threads (all threads dumped): < 100 ms
+#    more than the empty preload's run;
+#  - creating and joining 10,000 threads, each given its alternate signal
+#    stack by the library's pthread_create wrapper: at most 1.2x. Measured
+#    one thread at a time (create, join, repeat: glibc reuses the cached
+#    stack, so the wrapper's own cost shows most) and 100 at a time.
+# Needs the all-threads dump and the pthread_create wrapper; a build without
+# them is reported as SKIP, with the reason.
+source "$(dirname "$0")/bench-common.sh"
+
+echo "== threads: $LIB"
+export FAULTHANDLER_DWARF=0
+
+$CC -O2 -pthread -o "$BENCH_TMP/threads100" "$BENCH_SRC/threads100.c"
+$CC -O2 -pthread -o "$BENCH_TMP/threads10k" "$BENCH_SRC/threads10k.c"
+
+dump_of "$BENCH_TMP/threads100.dump" "$BENCH_TMP/threads100" 100
+require_dump "$BENCH_TMP/threads100.dump" threads100
+shown=$(grep -cE '^(Current thread|Thread) [0-9]+ ' "$BENCH_TMP/threads100.dump" || true)
+echo "threads100: the dump shows $shown threads"
+if [ "$shown" -ge 100 ]; then
+  hf threads100 100 10 -i -- "env LD_PRELOAD=$FLOOR $BENCH_TMP/threads100 100" \
+    "env LD_PRELOAD=$LIB $BENCH_TMP/threads100 100"
+  judge delta 100 "fatal dump, 100 threads (hyperfine)" threads100
+  sl threads100_sl 100 10 11 "$FLOOR" "$LIB" -- "$BENCH_TMP/threads100" 100
+  judge delta 100 "fatal dump, 100 threads (spawn loop)" threads100_sl
+else
+  skip "fatal dump, 100 threads" "< 100 ms" "this build dumped $shown of 101 threads"
+fi
+
+altstack=$(env LD_PRELOAD="$LIB" "$BENCH_TMP/threads10k" check)
+echo "threads10k: a new thread's alternate signal stack: $altstack"
+if [ "$altstack" != none ]; then
+  for batch in 1 100; do
+    hf "threads10k_$batch" 30 3 -- "env LD_PRELOAD=$FLOOR $BENCH_TMP/threads10k 10000 $batch" \
+      "env LD_PRELOAD=$LIB $BENCH_TMP/threads10k 10000 $batch"
+    judge ratio 1.2 "10,000 threads, $batch at a time (hyperfine)" "threads10k_$batch"
+    sl "threads10k_${batch}_sl" 30 3 0 "$FLOOR" "$LIB" -- "$BENCH_TMP/threads10k" 10000 "$batch"
+    judge ratio 1.2 "10,000 threads, $batch at a time (spawn loop)" "threads10k_${batch}_sl"
+  done
+else
+  skip "10,000 threads" "<= 1.2x" "this build gives new threads no alternate signal stack"
+fi
