@@ -41,24 +41,31 @@ judge ratio 1.05 "start-up, 200 shared libraries (hyperfine)" many
 sl many_sl 500 50 0 "$FLOOR" "$LIB" -- "$many/main200"
 judge ratio 1.05 "start-up, 200 shared libraries (spawn loop)" many_sl
 
-# Peak RSS: VmHWM of a /bin/true-like program, interleaved runs.
+# Peak RSS: VmHWM of a /bin/true-like program, interleaved runs; RssAnon
+# (private memory) and RssFile (file pages, shared with the page cache)
+# shown for information.
 $CC -O2 -o "$BENCH_TMP/hwm" "$BENCH_SRC/hwm.c"
 n=$(runs 50)
-echo "+ LD_PRELOAD=\$X $BENCH_TMP/hwm (VmHWM, $n runs each)"
+echo "+ LD_PRELOAD=\$X $BENCH_TMP/hwm (VmHWM RssAnon RssFile, $n runs each)"
 for _ in $(seq "$n"); do
   echo "floor $(env LD_PRELOAD="$FLOOR" "$BENCH_TMP/hwm")"
   echo "lib $(env LD_PRELOAD="$LIB" "$BENCH_TMP/hwm")"
-done | python3 -c '
+done >"$BENCH_TMP/hwm.txt"
+for i in 0 1 2; do
+  python3 -c '
 import json, statistics, sys
+column, what = int(sys.argv[1]), sys.argv[2]
 v = {"floor": [], "lib": []}
-for line in sys.stdin:
-    k, x = line.split()
-    v[k].append(float(x))
-cmd = sys.argv[1]
-def res(k, c):
+for line in open(sys.argv[3]):
+    k, *x = line.split()
+    v[k].append(float(x[column]))
+def res(k, preload):
     t = v[k]
-    return {"command": c, "mean": statistics.mean(t), "stddev": statistics.stdev(t),
-            "median": statistics.median(t), "times": t}
-json.dump({"results": [res("floor", cmd % sys.argv[2]), res("lib", cmd % sys.argv[3])]}, sys.stdout)
-' "LD_PRELOAD=%s hwm (VmHWM)" "$FLOOR" "$LIB" >"$BENCH_TMP/rss.json"
-judge kib 1024 "extra peak RSS (VmHWM)" rss
+    return {"command": f"LD_PRELOAD={preload} hwm ({what})", "mean": statistics.mean(t),
+            "stddev": statistics.stdev(t), "median": statistics.median(t), "times": t}
+json.dump({"results": [res("floor", sys.argv[4]), res("lib", sys.argv[5])]}, sys.stdout)
+' "$i" "$(echo VmHWM RssAnon RssFile | cut -d' ' -f$((i + 1)))" "$BENCH_TMP/hwm.txt" "$FLOOR" "$LIB" >"$BENCH_TMP/rss$i.json"
+done
+judge kib 1024 "extra peak RSS (VmHWM)" rss0
+judge kib - "extra private memory (RssAnon)" rss1
+judge kib - "extra file pages mapped (RssFile)" rss2
