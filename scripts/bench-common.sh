@@ -9,6 +9,10 @@
 #   BENCH_RESULTS  a file that collects one tab-separated row per figure
 #                  (scripts/bench.sh sets it to print its summary table)
 #   CC             the C compiler for the benchmark programs (default gcc)
+#   BENCH_RT       1: the timed processes run under SCHED_FIFO (chrt -f 10), so
+#                  that other jobs on the machine do not preempt them; 0: plain
+#                  scheduling. Default 1 as root, else 0. (Real-time priority
+#                  is bounded by the kernel's RT throttling, 95% by default.)
 set -euo pipefail
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +47,13 @@ if ! command -v hyperfine >/dev/null; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
 fi
 
+if [ "${BENCH_RT:-auto}" = auto ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v chrt >/dev/null; then BENCH_RT=1; else BENCH_RT=0; fi
+fi
+RT=()
+[ "$BENCH_RT" != 1 ] || RT=(chrt -f 10)
+export BENCH_RT
+
 # The floor.
 FLOOR=$BENCH_TMP/libempty.so
 printf '__attribute__((constructor)) static void empty_init(void) {}\n' >"$BENCH_TMP/empty.c"
@@ -69,8 +80,8 @@ hf() {
     shift
   done
   shift
-  echo "+ hyperfine -N --warmup $w --runs $n ${opts[*]} $(printf "'%s' " "$@")"
-  hyperfine -N --style basic --warmup "$w" --runs "$n" "${opts[@]}" \
+  echo "+ ${RT[*]}${RT:+ }hyperfine -N --warmup $w --runs $n ${opts[*]} $(printf "'%s' " "$@")"
+  "${RT[@]}" hyperfine -N --style basic --warmup "$w" --runs "$n" "${opts[@]}" \
     --export-json "$BENCH_TMP/$name.json" "$@"
 }
 
@@ -82,8 +93,8 @@ sl() {
   n=$(runs "$2")
   w=$(runs "$3")
   shift 3
-  echo "+ spawnloop $n $w $*"
-  "$SPAWNLOOP" "$n" "$w" "$@" >"$BENCH_TMP/$name.json"
+  echo "+ ${RT[*]}${RT:+ }spawnloop $n $w $*"
+  "${RT[@]}" "$SPAWNLOOP" "$n" "$w" "$@" >"$BENCH_TMP/$name.json"
 }
 
 # judge ratio|delta|kib TARGET SCENARIO NAME [FLOOR_INDEX LIB_INDEX]

@@ -9,6 +9,9 @@
 # Needs the all-threads dump and the pthread_create wrapper; a build without
 # them is reported as SKIP, with the reason.
 source "$(dirname "$0")/bench-common.sh"
+# Never under SCHED_FIFO: threads parked by a dump spin until released, and
+# FIFO threads of equal priority are not preempted for one another.
+RT=()
 
 echo "== threads: $LIB"
 export FAULTHANDLER_DWARF=0

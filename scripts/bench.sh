@@ -19,7 +19,8 @@ for part in "${parts[@]}"; do
 done
 
 echo "## Summary: ${FAULTDUMP_LIB:-target/release/libfaultdump.so}"
-echo "($(uname -srm), $(nproc) cores, $(ldd --version | head -1 | sed 's/.* //' | sed 's/^/glibc /'), $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "($(uname -srm), $(nproc) cores, glibc $(ldd --version | head -1 | sed 's/.* //')," \
+  "BENCH_RT=${BENCH_RT:-auto} (1: timed under chrt -f 10, threads excepted), $(date -u +%Y-%m-%dT%H:%MZ))"
 echo
 echo "| scenario | empty preload | faultdump | ratio / delta | target | result | command |"
 echo "|---|---|---|---|---|---|---|"
