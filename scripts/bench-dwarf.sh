@@ -15,7 +15,7 @@
 source "$(dirname "$0")/bench-common.sh"
 
 echo "== DWARF: $LIB"
-unset FAULTHANDLER_DWARF
+unset FAULTHANDLER_DWARF_BUDGET
 
 # dwarf_case NAME SCENARIO TARGET SIGNAL DUMP-CHECK-REGEX RUNS PROGRAM [ARG...]
 dwarf_case() {
