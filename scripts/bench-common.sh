@@ -59,6 +59,9 @@ FLOOR=$BENCH_TMP/libempty.so
 printf '__attribute__((constructor)) static void empty_init(void) {}\n' >"$BENCH_TMP/empty.c"
 $CC -shared -fPIC -O2 -o "$FLOOR" "$BENCH_TMP/empty.c"
 
+# For compare.py: readable commands in the summary.
+export BENCH_LIB=$LIB BENCH_FLOOR=$FLOOR BENCH_TMP BENCH_SCRIPT="scripts/${0##*/}"
+
 SPAWNLOOP=$BENCH_TMP/spawnloop
 $CC -O2 -o "$SPAWNLOOP" "$BENCH_SRC/spawnloop.c" -lm
 
@@ -124,7 +127,7 @@ json.dump({"results": out}, open(sys.argv[2], "w"))
 skip() {
   echo "$1: SKIP ($3)"
   if [ -n "${BENCH_RESULTS:-}" ]; then
-    printf '%s\t-\t-\t-\t%s\tSKIP: %s\t-\n' "$1" "$2" "$3" >>"$BENCH_RESULTS"
+    printf '%s\t-\t-\t-\t%s\tSKIP: %s\t%s\n' "$1" "$2" "$3" "$BENCH_SCRIPT" >>"$BENCH_RESULTS"
   fi
 }
 

@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 results=$(mktemp "${TMPDIR:-/tmp}/faultdump-bench-results.XXXXXX")
 trap 'rm -f "$results"' EXIT
 export BENCH_RESULTS=$results
+if [ "${BENCH_RT:-auto}" = auto ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v chrt >/dev/null; then BENCH_RT=1; else BENCH_RT=0; fi
+fi
+export BENCH_RT
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(startup crash threads dwarf)
@@ -24,7 +28,8 @@ echo "($(uname -srm), $(nproc) cores, glibc $(ldd --version | head -1 | sed 's/.
 echo
 echo "| scenario | empty preload | faultdump | ratio / delta | target | result | command |"
 echo "|---|---|---|---|---|---|---|"
-awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | `%s` |\n", $1, $2, $3, $4, $5, $6, $7 }' "$results"
+awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$results"
 echo
-echo "Means ± standard deviation of single runs; ratio and delta ± their standard error."
+echo "Means ± standard deviation of single runs (medians in brackets); ratios and deltas"
+echo "± their standard error, of the medians (the verdict) and of the means."
 ! grep -q $'\tFAIL' "$results"

@@ -135,8 +135,10 @@ int main(int argc, char **argv) {
     printf(" {\"command\": \"LD_PRELOAD=");
     json_str(strcmp(preloads[v], "-") ? preloads[v] : "");
     for (char **a = prog; *a; a++) {
-      putchar(' ');
+      int quote = strpbrk(*a, " ;'\"") != NULL;
+      printf(quote ? " '" : " ");
       json_str(*a);
+      if (quote) putchar('\'');
     }
     printf("\", \"mean\": %.9f, \"stddev\": %.9f, \"median\": %.9f, \"min\": %.9f, \"max\": %.9f, "
            "\"times\": [",
