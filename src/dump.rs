@@ -437,15 +437,19 @@ impl Stacks<'_> {
             return;
         }
         let symbol = found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup));
-        let mut frames = core::mem::take(&mut self.dwarf_frames);
-        if let Some((i, m)) = found {
-            let unnamed = symbol.is_none();
-            self.dwarf
-                .frames(i, lookup.wrapping_sub(m.bias), unnamed, &mut frames);
-        }
+        // Said before the first frame the DWARF budget leaves out.
         let mut note = Line::new();
         if self.dwarf.spent_note(&mut note) {
             sink.note(note.as_bytes());
+        }
+        let mut frames = core::mem::take(&mut self.dwarf_frames);
+        if let Some((i, m)) = found {
+            let query = dwarf::Query {
+                name_function: symbol.is_none(),
+                stopped_here: *index == 0 && f.kind == FrameKind::Executing,
+            };
+            self.dwarf
+                .frames(i, lookup.wrapping_sub(m.bias), query, &mut frames);
         }
         let (physical, inlined) = match frames.split_last() {
             Some((last, rest)) => (Some(last), rest),

@@ -51,6 +51,18 @@ pub struct Frame {
     pub line: u32,
 }
 
+/// What a caller wants of one address.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Query {
+    /// Name the function itself too (a symbol usually names it, and its
+    /// DWARF name may sit in another unit, costly to reach).
+    pub name_function: bool,
+    /// The address is where the thread stopped (frame 0), not a return
+    /// address: inlined calls that begin exactly there are not shown, as
+    /// gdb does not show them.
+    pub stopped_here: bool,
+}
+
 /// Units kept parsed per module (each holds abbreviations and a line table).
 const MAX_UNITS: usize = 64;
 
@@ -92,17 +104,15 @@ impl<'s> Resolver<'s> {
 
     /// The frames at `addr`, a file address of module `index` (already one
     /// less for a return address), innermost first; the last one is the
-    /// function itself, named only with `name_function` (a symbol usually
-    /// names it, and its DWARF name may sit in another unit). Empty when
-    /// DWARF says nothing.
-    pub fn frames(&mut self, index: usize, addr: u64, name_function: bool, out: &mut Vec<Frame>) {
+    /// function itself. Empty when DWARF says nothing. See [`Query`].
+    pub fn frames(&mut self, index: usize, addr: u64, query: Query, out: &mut Vec<Frame>) {
         out.clear();
         let budget = self.sources.budget();
         if budget.spent().is_some() {
             return;
         }
         if let Some(state) = self.module(index) {
-            resolve(state, addr, name_function, budget, out);
+            resolve(state, addr, query, budget, out);
         }
     }
 
@@ -158,7 +168,7 @@ impl<'s> Resolver<'s> {
 fn resolve<'s>(
     state: &mut ModuleState<'s>,
     addr: u64,
-    name_function: bool,
+    query: Query,
     budget: &Budget,
     out: &mut Vec<Frame>,
 ) {
@@ -181,14 +191,26 @@ fn resolve<'s>(
             .and_then(|p| LineTable::build(p, budget))
     });
     let position = table.as_ref().and_then(|t| t.lookup(addr));
-    let scopes = inlined::chain(dwarf, unit, addr, budget).unwrap_or_default();
+    let mut scopes = inlined::chain(dwarf, unit, addr, budget).unwrap_or_default();
+    let mut position = position;
+    if query.stopped_here {
+        // gdb's view of a thread stopped where inlined calls begin: not yet
+        // in them, at their call site.
+        while let Some(s) = scopes.last().filter(|s| s.inlined && s.entered_here) {
+            position = (s.call_line != 0).then_some(Position {
+                file: s.call_file,
+                line: s.call_line,
+            });
+            scopes.pop();
+        }
+    }
     let path = |file| {
         let header = unit.line_program.as_ref()?.header();
         paths::display_path(dwarf, unit, header, file)
     };
     let mut at = position;
     for scope in scopes.iter().rev() {
-        let named = scope.inlined || name_function;
+        let named = scope.inlined || query.name_function;
         out.push(Frame {
             function: named
                 .then(|| names::function_name(dwarf, unit, refs, scope.offset, budget))
@@ -237,14 +259,15 @@ fn parsed_unit<'a, 's>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::ElfImage;
+    use std::path::{Path, PathBuf};
 
-    /// A resolver over one ELF file's DWARF (no process behind it).
-    pub fn with_file(
-        path: &str,
+    /// Resolves addresses of one ELF file's DWARF (no process behind it).
+    fn with_file(
+        bytes: &[u8],
         f: impl FnOnce(&mut dyn FnMut(u64) -> Vec<Frame>, &sources::ModuleSections),
     ) {
-        let bytes = std::fs::read(path).unwrap();
-        let sections = sources::ModuleSections::from_elf(&bytes).unwrap();
+        let sections = sources::ModuleSections::from_elf(bytes).unwrap();
         let budget = Budget::new(core::time::Duration::from_secs(60));
         let mut state = ModuleState {
             dwarf: sections.dwarf(),
@@ -252,92 +275,102 @@ mod tests {
             units: Vec::new(),
             refs: Refs::default(),
         };
+        let query = Query {
+            name_function: true,
+            stopped_here: false,
+        };
         let mut lookup = |addr| {
             let mut out = Vec::new();
-            resolve(&mut state, addr, true, &budget, &mut out);
+            resolve(&mut state, addr, query, &budget, &mut out);
             out
         };
         f(&mut lookup, &sections);
     }
 
+    fn text(b: &Option<Vec<u8>>) -> &str {
+        core::str::from_utf8(b.as_deref().unwrap_or_default()).unwrap()
+    }
+
+    fn debug_file_of(path: &str) -> Option<String> {
+        let bytes = std::fs::read(path).ok()?;
+        let id = ElfImage::parse(&bytes)?.build_id()?.to_vec();
+        let p = crate::debugfile::by_build_id(&id)?;
+        let p = String::from_utf8(p.as_bytes().to_vec()).ok()?;
+        Path::new(&p).exists().then_some(p)
+    }
+
+    /// An address in libc through Debian's compressed libc6-dbg file: the
+    /// function, file and line, with `.debug_info` inflated only in part.
     #[test]
-    fn python_inflation() {
-        let d = "/usr/lib/debug/.build-id/c5/61f3aa7232f2bd6ac6d56bd475f1c154a00486.debug";
-        with_file(d, |lookup, sections| {
-            for a in [
-                0x4cb75bu64,
-                0x520648,
-                0x4ee333,
-                0x5028aa,
-                0x4f9f1b,
-                0x62d403,
-                0x62aa5f,
-                0x54922d,
-                0x623246,
-                0x636ef4,
-                0x60a917,
-            ] {
-                let t = std::time::Instant::now();
-                let frames = lookup(a - 1);
-                eprintln!(
-                    "{a:x} {:?} {:?}",
-                    t.elapsed(),
-                    frames
-                        .iter()
-                        .map(|f| (
-                            f.function
-                                .as_ref()
-                                .map(|n| String::from_utf8_lossy(n).into_owned()),
-                            f.file
-                                .as_ref()
-                                .map(|n| String::from_utf8_lossy(n).into_owned()),
-                            f.line
-                        ))
-                        .collect::<Vec<_>>()
-                );
-                for (n, i, l) in sections.inflated() {
-                    if i > 0 {
-                        eprint!("  {n} {i}/{l}");
-                    }
-                }
-                eprintln!();
-            }
+    fn libc_through_its_compressed_debug_file() {
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+        let debug = debug_file_of(libc).expect("libc6-dbg is installed");
+        let image = std::fs::read(libc).unwrap();
+        let abort = symbol_address(&image, "abort");
+        let bytes = std::fs::read(&debug).unwrap();
+        with_file(&bytes, |lookup, sections| {
+            let frames = lookup(abort + 8);
+            let last = frames.last().expect("a frame");
+            assert_eq!(text(&last.file), "./stdlib/abort.c");
+            assert!(last.line > 0);
+            assert!(text(&last.function).ends_with("abort"), "{frames:?}");
+            let (_, inflated, len) = sections
+                .inflated()
+                .into_iter()
+                .find(|s| s.0 == ".debug_info")
+                .unwrap();
+            assert!(inflated < len, "{inflated} of {len}: inflated it all");
         });
     }
 
+    fn symbol_address(elf: &[u8], name: &str) -> u64 {
+        use object::{Object, ObjectSymbol};
+        let image = ElfImage::parse(elf).unwrap();
+        let file = image.file();
+        file.symbols()
+            .chain(file.dynamic_symbols())
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address())
+            .unwrap_or_else(|| panic!("no symbol {name}"))
+    }
+
+    fn compile(source: &str, name: &str, compiler: &str, ext: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("faultdump-dwarf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join(format!("{name}.{ext}"));
+        std::fs::write(&src, source).unwrap();
+        let out = dir.join(name);
+        let status = std::process::Command::new(compiler)
+            .args(["-O1", "-g", "-shared", "-fPIC", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        out
+    }
+
+    /// Names without a linkage name take their namespaces (C++), and C
+    /// names stay bare.
     #[test]
-    fn libc_inflation() {
-        let d = "/usr/lib/debug/.build-id/93/ac61ec5a8eb1396f9fbd350e3169a558528a40.debug";
-        with_file(d, |lookup, sections| {
-            for a in [
-                0x8aeec - 1u64,
-                0x3bfb2 - 1,
-                0x26472 - 1,
-                0x2724a - 1,
-                0x27305 - 1,
-            ] {
-                let t = std::time::Instant::now();
-                let frames = lookup(a);
-                eprintln!(
-                    "{a:x} {:?} {:?}",
-                    t.elapsed(),
-                    frames
-                        .iter()
-                        .map(|f| (
-                            f.function
-                                .as_ref()
-                                .map(|n| String::from_utf8_lossy(n).into_owned()),
-                            f.file
-                                .as_ref()
-                                .map(|n| String::from_utf8_lossy(n).into_owned()),
-                            f.line
-                        ))
-                        .collect::<Vec<_>>()
-                );
-                for (n, i, l) in sections.inflated() {
-                    eprintln!("  {n} {i} / {l}");
-                }
-            }
-        });
+    fn scoped_names_without_linkage_names() {
+        let cpp = compile(
+            "namespace outer { namespace { extern \"C\" int plain(int x) { return x + 1; } } }",
+            "scoped",
+            "g++",
+            "cpp",
+        );
+        let c = compile("int bare(int x) { return x * 2; }", "bare", "gcc", "c");
+        for (object, symbol, expected) in [
+            (cpp, "plain", "outer::(anonymous namespace)::plain"),
+            (c, "bare", "bare"),
+        ] {
+            let bytes = std::fs::read(&object).unwrap();
+            let addr = symbol_address(&bytes, symbol);
+            with_file(&bytes, |lookup, _| {
+                let frames = lookup(addr + 1);
+                assert_eq!(text(&frames.last().unwrap().function), expected);
+            });
+        }
     }
 }

@@ -224,8 +224,9 @@ fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'stat
 }
 
 /// Writes a symbol name demangled (Rust without the hash, as gdb shows it;
-/// C++ as `c++filt` does), else as it is. Demangled C++ names are built in
-/// the dump's arena.
+/// C++ as `c++filt` does but without the return type of templates, as gdb
+/// names functions), else as it is. Demangled C++ names are built in the
+/// dump's arena.
 pub fn demangle_into(name: &[u8], out: &mut Line) {
     if let Ok(text) = core::str::from_utf8(name)
         && let Ok(rust) = rustc_demangle::try_demangle(text)
@@ -235,7 +236,8 @@ pub fn demangle_into(name: &[u8], out: &mut Line) {
     }
     if name.starts_with(b"_Z")
         && let Ok(symbol) = cpp_demangle::Symbol::new(name)
-        && let Ok(text) = symbol.demangle()
+        && let Ok(text) =
+            symbol.demangle_with_options(&cpp_demangle::DemangleOptions::new().no_return_type())
     {
         out.push(text.as_bytes());
         return;
@@ -261,6 +263,7 @@ mod tests {
         );
         assert_eq!(demangled("_RNvCs1234_4demo6level3"), "demo::level3");
         assert_eq!(demangled("_ZN2ns3BoxIiE5crashEv"), "ns::Box<int>::crash()");
+        assert_eq!(demangled("_ZN2ns5applyIiEEvT_"), "ns::apply<int>(int)");
         assert_eq!(demangled("main"), "main");
         assert_eq!(demangled("_Zgarbage"), "_Zgarbage");
     }

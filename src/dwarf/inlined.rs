@@ -20,6 +20,9 @@ pub struct Scope {
     pub call_line: u32,
     /// The function's entry (its low address), for a name without a symbol.
     pub entry: Option<u64>,
+    /// The address is where execution enters the inlined call (the byte
+    /// before it is outside it).
+    pub entered_here: bool,
 }
 
 /// Budget checks while walking entries.
@@ -59,7 +62,7 @@ pub fn chain<'s>(
             }
             continue;
         }
-        let holds = match die.tag {
+        let inside = match die.tag {
             gimli::DW_TAG_subprogram if scopes.is_empty() => holds(dwarf, unit, &die, addr).ok()?,
             gimli::DW_TAG_inlined_subroutine | gimli::DW_TAG_lexical_block
                 if !scopes.is_empty() =>
@@ -68,12 +71,15 @@ pub fn chain<'s>(
             }
             tag => scopes.is_empty() && is_container(tag),
         };
-        if holds {
+        if inside {
             if matches!(
                 die.tag,
                 gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine
             ) {
-                scopes.push(scope(dwarf, unit, &die));
+                let mut found = scope(dwarf, unit, &die);
+                found.entered_here =
+                    found.inlined && !holds(dwarf, unit, &die, addr.wrapping_sub(1)).ok()?;
+                scopes.push(found);
                 inner = at;
             }
             if die.has_children {
@@ -167,5 +173,6 @@ fn scope<'s>(
         call_file: udata(gimli::DW_AT_call_file),
         call_line: u32::try_from(udata(gimli::DW_AT_call_line)).unwrap_or(0),
         entry,
+        entered_here: false,
     }
 }
