@@ -344,6 +344,31 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `dwz` moved the shared entries (the inlined functions' abstract
+/// instances) into a supplementary file named by `.gnu_debugaltlink`: the
+/// references into it are followed. Without the file, inlined frames keep
+/// their files and lines but have no names.
+#[test]
+fn dwz_supplementary_file_followed() {
+    let built = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
+    let dir = fresh_dir("dwz");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::copy(&built, &a).unwrap();
+    std::fs::copy(&built, &b).unwrap();
+    let common = dir.join("common.debug");
+    sh("dwz", &["-m", s(&common), "-M", s(&common), s(&a), s(&b)]);
+    assert!(section_flags(&a, ".gnu_debugaltlink").is_some());
+    let frames = crash_matches_gdb(&a, &[], &[], libc::SIGSEGV);
+    assert_eq!(base_name(&frames[0].function), "store");
+    std::fs::remove_file(&common).unwrap();
+    let run = Runner::new(&a).run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let frames = run.dump().current().frames.clone();
+    assert!(frames[0].inlined && frames[0].function == "??", "{frames:#?}");
+    assert_eq!(frames[0].line, Some(10));
+    assert_eq!(base_name(&frames[2].function), "crash_here");
+}
+
 /// `-gz` (zlib `SHF_COMPRESSED`) gives the same frames as plain sections.
 #[test]
 fn compressed_sections_read_like_plain_ones() {
