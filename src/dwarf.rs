@@ -89,8 +89,8 @@ struct ModuleState<'s> {
 struct Parsed<'s> {
     offset: usize,
     unit: Unit<Reader<'s>>,
-    /// Built on first use; `None` inside when the program could not be read.
-    lines: Option<Option<LineTable>>,
+    /// Read as far as lookups needed it; `None` without a line program.
+    lines: Option<LineTable<'s>>,
 }
 
 impl<'s> Resolver<'s> {
@@ -185,12 +185,7 @@ fn resolve<'s>(
         return;
     };
     let Parsed { unit, lines, .. } = parsed;
-    let table = lines.get_or_insert_with(|| {
-        unit.line_program
-            .clone()
-            .and_then(|p| LineTable::build(p, budget))
-    });
-    let position = table.as_ref().and_then(|t| t.lookup(addr));
+    let position = lines.as_mut().and_then(|t| t.lookup(addr, budget));
     let mut scopes = inlined::chain(dwarf, unit, addr, budget).unwrap_or_default();
     let mut position = position;
     if query.stopped_here {
@@ -248,10 +243,11 @@ fn parsed_unit<'a, 's>(
     if units.len() >= MAX_UNITS {
         units.remove(0);
     }
+    let lines = unit.line_program.clone().map(LineTable::new);
     units.push(Parsed {
         offset,
         unit,
-        lines: None,
+        lines,
     });
     units.last_mut()
 }

@@ -364,7 +364,10 @@ fn dwz_supplementary_file_followed() {
     let run = Runner::new(&a).run();
     run.assert_killed_by(libc::SIGSEGV);
     let frames = run.dump().current().frames.clone();
-    assert!(frames[0].inlined && frames[0].function == "??", "{frames:#?}");
+    assert!(
+        frames[0].inlined && frames[0].function == "??",
+        "{frames:#?}"
+    );
     assert_eq!(frames[0].line, Some(10));
     assert_eq!(base_name(&frames[2].function), "crash_here");
 }

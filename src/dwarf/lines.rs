@@ -3,11 +3,14 @@
 //! on); a row that switches file at the address of the previous row without
 //! being a statement is dropped; a switch of file or the end of a sequence
 //! ends the previous file's run at that address (removing its rows there);
-//! the table is sorted by address with those end marks first; an address
-//! takes the last row at or before it, and among rows at that same address
-//! a statement row.
+//! an address takes the last row at or before it, with end marks before
+//! rows at the same address, and among rows at that same address a
+//! statement row.
+//!
+//! The program runs only until the sequence holding the address is
+//! complete, and resumes from there for the next address of the unit.
 
-use gimli::IncompleteLineProgram;
+use gimli::{IncompleteLineProgram, LineRows};
 
 use super::budget::Budget;
 use super::reader::Reader;
@@ -21,12 +24,16 @@ struct Row {
     stmt: bool,
 }
 
+/// A finished sequence: its address range and its rows.
+#[derive(Clone, Copy, Debug)]
+struct Sequence {
+    begin: u64,
+    end: u64,
+    rows: (usize, usize),
+}
+
 /// Budget checks while running a line program.
 const CHECK_EVERY: usize = 4096;
-
-pub struct LineTable {
-    rows: Vec<Row>,
-}
 
 /// A source position: an index into the line program's file table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,54 +42,57 @@ pub struct Position {
     pub line: u32,
 }
 
-impl LineTable {
-    /// Runs the program. `None` on malformed input or a spent budget.
-    pub fn build(program: IncompleteLineProgram<Reader>, budget: &Budget) -> Option<LineTable> {
-        let mut builder = Builder::default();
-        let mut rows = program.rows();
+pub struct LineTable<'s> {
+    builder: Builder,
+    /// The rest of the program; `None` once it ended or failed.
+    program: Option<LineRows<Reader<'s>, IncompleteLineProgram<Reader<'s>>, usize>>,
+}
+
+impl<'s> LineTable<'s> {
+    pub fn new(program: IncompleteLineProgram<Reader<'s>>) -> LineTable<'s> {
+        LineTable {
+            builder: Builder::default(),
+            program: Some(program.rows()),
+        }
+    }
+
+    /// The position of `addr`, as gdb finds it, running more of the program
+    /// if no sequence read so far holds it.
+    pub fn lookup(&mut self, addr: u64, budget: &Budget) -> Option<Position> {
+        if let Some(found) = self.builder.lookup(addr) {
+            return found;
+        }
+        let rows = self.program.as_mut()?;
         let mut count = 0usize;
-        while let Some((_, row)) = rows.next_row().ok()? {
+        loop {
             count += 1;
             if count.is_multiple_of(CHECK_EVERY) && budget.spent().is_some() {
                 return None;
             }
+            let Ok(Some((_, row))) = rows.next_row() else {
+                self.program = None;
+                return None;
+            };
             let line = row
                 .line()
                 .map_or(0, |l| u32::try_from(l.get()).unwrap_or(u32::MAX));
             let file = u32::try_from(row.file_index()).unwrap_or(u32::MAX);
-            builder.row(row.address(), file, line, row.is_stmt(), row.end_sequence());
-        }
-        Some(builder.finish())
-    }
-
-    /// The position of `addr`, as gdb finds it.
-    pub fn lookup(&self, addr: u64) -> Option<Position> {
-        let rows = &self.rows;
-        let mut best = rows.partition_point(|r| r.addr <= addr).checked_sub(1)?;
-        if !rows[best].stmt {
-            let mut t = best;
-            while t > 0
-                && rows[t - 1].addr == rows[t].addr
-                && rows[t - 1].line != 0
-                && !rows[t].stmt
-            {
-                t -= 1;
-            }
-            if rows[t].stmt {
-                best = t;
+            let ended = row.end_sequence();
+            self.builder
+                .row(row.address(), file, line, row.is_stmt(), ended);
+            if ended && let Some(found) = self.builder.lookup(addr) {
+                return found;
             }
         }
-        let row = rows[best];
-        (row.line != 0).then_some(Position {
-            file: u64::from(row.file),
-            line: row.line,
-        })
     }
 }
 
 #[derive(Default)]
 struct Builder {
     rows: Vec<Row>,
+    sequences: Vec<Sequence>,
+    /// Where the current sequence's rows start.
+    start: usize,
     /// The file of the last row kept in this sequence.
     last_file: Option<u32>,
     last_addr: Option<u64>,
@@ -94,8 +104,7 @@ impl Builder {
             if let Some(f) = self.last_file {
                 self.end_run(addr, f);
             }
-            self.last_file = None;
-            self.last_addr = None;
+            self.finish_sequence(addr);
             return;
         }
         let file_changed = self.last_file != Some(file);
@@ -120,7 +129,8 @@ impl Builder {
     /// and a run left empty gets no mark.
     fn end_run(&mut self, addr: u64, file: u32) {
         let mut last_line = None;
-        while let Some(r) = self.rows.last() {
+        while self.rows.len() > self.start {
+            let r = self.rows[self.rows.len() - 1];
             if r.file != file {
                 break;
             }
@@ -140,10 +150,57 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> LineTable {
-        // Stable: program order among equal addresses, end marks first.
-        self.rows.sort_by_key(|r| (r.addr, r.line != 0));
-        LineTable { rows: self.rows }
+    fn finish_sequence(&mut self, end: u64) {
+        let rows = &mut self.rows[self.start..];
+        // Addresses only grow within a sequence; broken data is put in order
+        // (stable: program order among equal addresses, end marks first).
+        if rows.windows(2).any(|w| w[0].addr > w[1].addr) {
+            rows.sort_by_key(|r| (r.addr, r.line != 0));
+        }
+        if let Some(first) = rows.first()
+            // A start of 0 is code the linker discarded.
+            && first.addr != 0
+            && first.addr < end
+        {
+            self.sequences.push(Sequence {
+                begin: first.addr,
+                end,
+                rows: (self.start, self.rows.len()),
+            });
+        }
+        self.start = self.rows.len();
+        self.last_file = None;
+        self.last_addr = None;
+    }
+
+    /// `Some(answer)` when a finished sequence holds `addr`.
+    fn lookup(&self, addr: u64) -> Option<Option<Position>> {
+        let seq = self
+            .sequences
+            .iter()
+            .find(|s| s.begin <= addr && addr < s.end)?;
+        let rows = &self.rows[seq.rows.0..seq.rows.1];
+        let Some(mut best) = rows.partition_point(|r| r.addr <= addr).checked_sub(1) else {
+            return Some(None);
+        };
+        if !rows[best].stmt {
+            let mut t = best;
+            while t > 0
+                && rows[t - 1].addr == rows[t].addr
+                && rows[t - 1].line != 0
+                && !rows[t].stmt
+            {
+                t -= 1;
+            }
+            if rows[t].stmt {
+                best = t;
+            }
+        }
+        let row = rows[best];
+        Some((row.line != 0).then_some(Position {
+            file: u64::from(row.file),
+            line: row.line,
+        }))
     }
 }
 
@@ -151,16 +208,16 @@ impl Builder {
 mod tests {
     use super::*;
 
-    fn table(rows: &[(u64, u32, u32, bool, bool)]) -> LineTable {
+    fn table(rows: &[(u64, u32, u32, bool, bool)]) -> Builder {
         let mut b = Builder::default();
         for &(addr, file, line, stmt, end) in rows {
             b.row(addr, file, line, stmt, end);
         }
-        b.finish()
+        b
     }
 
-    fn at(t: &LineTable, addr: u64) -> Option<(u64, u32)> {
-        t.lookup(addr).map(|p| (p.file, p.line))
+    fn at(t: &Builder, addr: u64) -> Option<(u64, u32)> {
+        t.lookup(addr).flatten().map(|p| (p.file, p.line))
     }
 
     #[test]
@@ -207,5 +264,21 @@ mod tests {
         ]);
         assert_eq!(at(&t, 0x14), Some((2, 30)));
         assert_eq!(at(&t, 0x12), Some((1, 5)));
+    }
+
+    #[test]
+    fn sequences_in_any_order_and_discarded_ones() {
+        let t = table(&[
+            (0x200, 1, 20, true, false),
+            (0x210, 1, 21, true, true),
+            (0x0, 1, 99, true, false), // discarded by the linker
+            (0x8, 1, 99, true, true),
+            (0x100, 1, 10, true, false),
+            (0x110, 1, 11, true, true),
+        ]);
+        assert_eq!(at(&t, 0x105), Some((1, 10)));
+        assert_eq!(at(&t, 0x20f), Some((1, 20)));
+        assert_eq!(at(&t, 0x4), None);
+        assert!(t.lookup(0x150).is_none(), "no sequence holds it");
     }
 }
