@@ -337,6 +337,31 @@ fn separate_debug_file_by_debuglink() {
         assert!(frames[0].inlined);
         assert!(frames[1].module.ends_with("libsplit.so"));
         assert!(frames[1].file.as_deref().unwrap().ends_with("libsplit.c"));
+
+        // A debug file of another build (its build-id differs) in its
+        // place is not used.
+        let other = build_c(
+            "libsplit.c",
+            "libsplit-other.so",
+            &["-O1", "-g", "-shared", "-fPIC"],
+        );
+        assert_ne!(build_id(&other), build_id(&lib));
+        sh("objcopy", &["--only-keep-debug", s(&other), s(&debug)]);
+        let run = Runner::new(&prog).run();
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = run.dump();
+        let in_lib: Vec<&Frame> = dump
+            .current()
+            .frames
+            .iter()
+            .filter(|f| f.module.ends_with("libsplit.so"))
+            .collect();
+        assert!(!in_lib.is_empty());
+        assert!(
+            in_lib.iter().all(|f| f.file.is_none() && !f.inlined),
+            "{place}: used a debug file of another build:\n{}",
+            run.stderr
+        );
     }
 }
 
