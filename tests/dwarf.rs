@@ -397,7 +397,27 @@ fn dwz_supplementary_file_followed() {
     assert_eq!(base_name(&frames[2].function), "crash_here");
 }
 
-/// `-gz` (zlib `SHF_COMPRESSED`) gives the same frames as plain sections.
+/// The program with its debug sections compressed with zstd (objcopy can,
+/// Debian 12's gcc cannot).
+fn zstd_build() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let plain = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
+            let zstd = fresh_dir("zstd").join("inline-O2-zstd");
+            sh(
+                "objcopy",
+                &["--compress-debug-sections=zstd", s(&plain), s(&zstd)],
+            );
+            let flags = section_flags(&zstd, ".debug_info").unwrap();
+            assert!(flags.contains('C'), "not compressed: {flags}");
+            zstd
+        })
+        .clone()
+}
+
+/// `-gz` (zlib `SHF_COMPRESSED`) and zstd give the same frames as plain
+/// sections.
 #[test]
 fn compressed_sections_read_like_plain_ones() {
     let plain = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
@@ -417,6 +437,7 @@ fn compressed_sections_read_like_plain_ones() {
     let a = frames(&plain);
     assert!(a[0].2.is_some(), "{a:?}");
     assert_eq!(a, frames(&packed));
+    assert_eq!(a, frames(&zstd_build()));
 }
 
 /// A binary with its debug information flipped in many places: the dump
@@ -425,6 +446,7 @@ fn compressed_sections_read_like_plain_ones() {
 fn corrupted_debug_info_never_breaks_a_dump() {
     let original = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
     let packed = build_c("inline.c", "inline-O2-gz", &["-O2", "-g", "-gz"]);
+    let zstd = zstd_build();
     let dir = fresh_dir("corrupt");
     let mut cases = 0;
     for (source, section) in [
@@ -433,6 +455,8 @@ fn corrupted_debug_info_never_breaks_a_dump() {
         (&original, ".debug_abbrev"),
         (&packed, ".debug_info"),
         (&packed, ".debug_line"),
+        (&zstd, ".debug_info"),
+        (&zstd, ".debug_line"),
     ] {
         let (offset, size) = section_range(source, section);
         let bytes = std::fs::read(source).unwrap();

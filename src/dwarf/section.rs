@@ -1,7 +1,7 @@
 //! One debug section's bytes, as the DWARF reader sees them: borrowed from a
 //! mapped file, or inflated from a compressed section (`SHF_COMPRESSED`
-//! zlib, as Debian's `*-dbg` packages and `-gz` ship them, or the older
-//! `.zdebug_*` form) only as far as a reader has asked. A compressed stream
+//! zlib, as Debian's `*-dbg` packages and `-gz` ship them, zstd, or the
+//! older `.zdebug_*` form) only as far as a reader has asked. A compressed stream
 //! has no random access, so reading a unit in the middle of `.debug_info`
 //! inflates everything before it, but nothing after it.
 //!
@@ -16,6 +16,8 @@ use core::ptr::NonNull;
 
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZFlush, MZStatus};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+use ruzstd::io::Read as _;
 
 use crate::arena::{ARENA, SOFT_LIMIT};
 use crate::sys;
@@ -23,9 +25,15 @@ use crate::sys;
 /// `Elf64_Chdr`: type, reserved, uncompressed size, alignment.
 const CHDR_SIZE: usize = 24;
 const ELFCOMPRESS_ZLIB: u32 = 1;
+const ELFCOMPRESS_ZSTD: u32 = 2;
+/// Largest zstd window accepted (a corrupted header asks for more).
+const MAX_ZSTD_WINDOW: u64 = 64 << 20;
 /// Inflate at least this much past what was asked, so that a reader moving
 /// forward does not restart the decoder for every few bytes.
 const STEP: usize = 16 << 10;
+/// Decoding steps in a row that may move nothing before the stream counts
+/// as stuck.
+const MAX_IDLE_STEPS: usize = 64;
 
 pub struct Section<'s> {
     kind: Kind<'s>,
@@ -41,13 +49,65 @@ struct Packed<'s> {
     /// Bytes of `out` inflated so far; they never change again.
     ready: Cell<usize>,
     /// `None` once the stream ended, failed or ran out of time.
-    decoder: UnsafeCell<Option<Zlib<'s>>>,
+    decoder: UnsafeCell<Option<Decoder<'s>>>,
     deadline_ns: u64,
 }
 
-struct Zlib<'s> {
-    state: Box<InflateState>,
-    input: &'s [u8],
+enum Decoder<'s> {
+    Zlib {
+        state: Box<InflateState>,
+        input: &'s [u8],
+    },
+    Zstd {
+        frame: Box<FrameDecoder>,
+        input: &'s [u8],
+    },
+}
+
+/// What one decoding step did.
+enum Step {
+    /// Wrote this many bytes (maybe 0) and can go on; `false` when it
+    /// neither wrote nor read anything.
+    More(usize, bool),
+    /// Wrote this many bytes and reached the end of the stream.
+    End(usize),
+    Failed,
+}
+
+impl Decoder<'_> {
+    /// Decodes into `out` (the bytes right after those decoded so far).
+    fn step(&mut self, out: &mut [u8]) -> Step {
+        match self {
+            Decoder::Zlib { state, input } => {
+                let r = inflate(state, input, out, MZFlush::None);
+                *input = input.get(r.bytes_consumed..).unwrap_or_default();
+                match r.status {
+                    Ok(MZStatus::Ok) => {
+                        Step::More(r.bytes_written, r.bytes_written + r.bytes_consumed > 0)
+                    }
+                    Ok(MZStatus::StreamEnd) => Step::End(r.bytes_written),
+                    _ => Step::Failed,
+                }
+            }
+            Decoder::Zstd { frame, input } => {
+                let before = input.len();
+                if frame.can_collect() == 0 && !frame.is_finished() {
+                    let want = BlockDecodingStrategy::UptoBytes(out.len());
+                    if frame.decode_blocks(&mut *input, want).is_err() {
+                        return Step::Failed;
+                    }
+                }
+                let Ok(n) = frame.read(out) else {
+                    return Step::Failed;
+                };
+                if frame.is_finished() && frame.can_collect() == 0 {
+                    Step::End(n)
+                } else {
+                    Step::More(n, n > 0 || input.len() < before)
+                }
+            }
+        }
+    }
 }
 
 impl<'s> Section<'s> {
@@ -69,8 +129,18 @@ impl<'s> Section<'s> {
         let header = bytes.get(..CHDR_SIZE)?;
         let kind = u32::from_le_bytes(header[0..4].try_into().ok()?);
         let size = u64::from_le_bytes(header[8..16].try_into().ok()?);
-        (kind == ELFCOMPRESS_ZLIB).then_some(())?;
-        Section::zlib(&bytes[CHDR_SIZE..], size, deadline_ns)
+        let input = &bytes[CHDR_SIZE..];
+        match kind {
+            ELFCOMPRESS_ZLIB => Section::zlib(input, size, deadline_ns),
+            ELFCOMPRESS_ZSTD => {
+                let mut frame = Box::new(FrameDecoder::new());
+                frame.set_max_window_size(MAX_ZSTD_WINDOW);
+                let mut input = input;
+                frame.init(&mut input).ok()?;
+                Section::packed(size, Decoder::Zstd { frame, input }, deadline_ns)
+            }
+            _ => None,
+        }
     }
 
     /// A `.zdebug_*` section: `ZLIB`, the big-endian size, then the stream.
@@ -81,19 +151,20 @@ impl<'s> Section<'s> {
     }
 
     fn zlib(input: &'s [u8], size: u64, deadline_ns: u64) -> Option<Section<'s>> {
+        let state = InflateState::new_boxed(DataFormat::ZLibIgnoreChecksum);
+        Section::packed(size, Decoder::Zlib { state, input }, deadline_ns)
+    }
+
+    fn packed(size: u64, decoder: Decoder<'s>, deadline_ns: u64) -> Option<Section<'s>> {
         let size = usize::try_from(size).ok()?;
         if size == 0 || ARENA.used().saturating_add(size) > SOFT_LIMIT {
             return None;
         }
-        let out = Buffer::new(size)?;
         Some(Section {
             kind: Kind::Packed(Packed {
-                out,
+                out: Buffer::new(size)?,
                 ready: Cell::new(0),
-                decoder: UnsafeCell::new(Some(Zlib {
-                    state: InflateState::new_boxed(DataFormat::ZLibIgnoreChecksum),
-                    input,
-                })),
+                decoder: UnsafeCell::new(Some(decoder)),
                 deadline_ns,
             }),
         })
@@ -147,9 +218,11 @@ impl Packed<'_> {
         let slot = unsafe { &mut *self.decoder.get() };
         let mut ready = self.ready.get();
         let target = end.max(ready.saturating_add(STEP)).min(self.out.len);
+        // Steps in a row that moved nothing: a stream that is stuck.
+        let mut idle = 0;
         while ready < end {
-            let zlib = slot.as_mut()?;
-            if sys::monotonic_ns() > self.deadline_ns {
+            let decoder = slot.as_mut()?;
+            if sys::monotonic_ns() > self.deadline_ns || idle > MAX_IDLE_STEPS {
                 *slot = None;
                 return None;
             }
@@ -158,17 +231,18 @@ impl Packed<'_> {
             let out = unsafe {
                 core::slice::from_raw_parts_mut(self.out.ptr.as_ptr().add(ready), target - ready)
             };
-            let result = inflate(&mut zlib.state, zlib.input, out, MZFlush::None);
-            zlib.input = zlib.input.get(result.bytes_consumed..).unwrap_or_default();
-            ready += result.bytes_written;
+            let step = decoder.step(out);
+            let (written, moved) = match step {
+                Step::More(n, moved) => (n, moved),
+                Step::End(n) => (n, true),
+                Step::Failed => (0, false),
+            };
+            ready += written.min(target - ready);
             self.ready.set(ready);
-            let progress = result.bytes_written > 0 || result.bytes_consumed > 0;
-            match result.status {
-                Ok(MZStatus::Ok) if progress => {}
-                Ok(MZStatus::StreamEnd) if ready >= end => {
-                    *slot = None;
-                }
-                _ => {
+            idle = if moved { 0 } else { idle + 1 };
+            match step {
+                Step::More(..) => {}
+                Step::End(_) | Step::Failed => {
                     *slot = None;
                     return (ready >= end).then_some(());
                 }
@@ -267,6 +341,27 @@ mod tests {
         assert!(Section::compressed(&huge, u64::MAX).is_none());
         let late = zlib_section(&data);
         assert!(Section::compressed(&late, 0).unwrap().get(0, 1).is_none());
+    }
+
+    #[test]
+    fn zstd_sections() {
+        let data = sample();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&ELFCOMPRESS_ZSTD.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(&ruzstd::encoding::compress_to_vec(
+            &data[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        let s = Section::compressed(&bytes, u64::MAX).unwrap();
+        assert_eq!(s.get(100, 200).unwrap(), &data[100..200]);
+        assert!(s.inflated() < data.len());
+        assert_eq!(s.get(0, data.len()).unwrap(), &data[..]);
+        let n = bytes.len();
+        let cut = Section::compressed(&bytes[..n / 2], u64::MAX).unwrap();
+        assert!(cut.get(data.len() - 1, data.len()).is_none());
     }
 
     #[test]
