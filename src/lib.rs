@@ -17,6 +17,7 @@ mod cause;
 mod config;
 mod debugfile;
 mod dump;
+mod dwarf;
 mod elf;
 mod memory;
 mod modules;

@@ -525,3 +525,60 @@ pub fn have_gdb() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// One frame of gdb's `bt`: the function as gdb names it, and the source
+/// position it shows (`None` for frames without line information).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GdbFrame {
+    pub function: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// gdb's backtrace of the same run with files and lines: the reference the
+/// DWARF output is compared with. `env` is set for the program.
+pub fn gdb_frames(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<GdbFrame> {
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-nx", "-batch", "-ex", "set debuginfod enabled off"]);
+    for (k, v) in env {
+        cmd.args(["-ex", &format!("set environment {k}={v}")]);
+    }
+    cmd.args([
+        "-ex",
+        "run",
+        "-ex",
+        "set print frame-arguments none",
+        "-ex",
+        "bt",
+    ]);
+    cmd.arg("--args").arg(program).args(args);
+    cmd.env_remove("LD_PRELOAD");
+    let out = cmd.output().expect("gdb");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frame = Regex::new(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(.*)$").unwrap();
+    let position = Regex::new(r"^(.*) at (.+):(\d+)$").unwrap();
+    text.lines()
+        .filter_map(|l| frame.captures(l))
+        .map(|c| {
+            let rest = c[1].to_string();
+            if rest.contains("<signal handler called>") {
+                return GdbFrame {
+                    function: "<signal handler called>".into(),
+                    file: None,
+                    line: None,
+                };
+            }
+            let (head, file, line) = match position.captures(&rest) {
+                Some(p) => (p[1].to_string(), Some(p[2].to_string()), p[3].parse().ok()),
+                None => (rest.split(" from ").next().unwrap().to_string(), None, None),
+            };
+            // `NAME (ARGS)`: with frame-arguments none, ARGS holds no " (".
+            let function = head.rsplit_once(" (").map_or(head.as_str(), |(n, _)| n);
+            GdbFrame {
+                function: function.to_string(),
+                file,
+                line,
+            }
+        })
+        .collect()
+}
