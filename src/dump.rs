@@ -188,6 +188,8 @@ impl ExePath {
 }
 
 fn write(config: &Config, trigger: &Trigger, options: Options) {
+    #[cfg(feature = "selftest-unsafe-handler")]
+    crate::selftest_unsafe_call(true);
     let exe = ExePath::read();
     let Some(target) = open_target(config, options, exe.base()) else {
         return;
