@@ -218,12 +218,19 @@ fn fault_in_dump(sig: i32) {
         0 => sig,
         s => s,
     };
-    let mut line = crate::output::Line::new();
-    line.push(b"faultdump: the dump itself failed with SIG");
-    line.push(names::signal_abbrev(sig).unwrap_or("?").as_bytes());
-    line.push(b"; ending the process\n");
-    // SAFETY: writing our own buffer to fd 2; failure is irrelevant here.
-    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    // One writev of three static pieces: no buffer on the signal stack,
+    // which may be a program's small one.
+    let parts: [&[u8]; 3] = [
+        b"faultdump: the dump itself failed with SIG",
+        names::signal_abbrev(sig).unwrap_or("?").as_bytes(),
+        b"; ending the process\n",
+    ];
+    let iov = parts.map(|p| libc::iovec {
+        iov_base: p.as_ptr().cast_mut().cast(),
+        iov_len: p.len(),
+    });
+    // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
+    unsafe { libc::writev(2, iov.as_ptr(), iov.len() as i32) };
     set_default(original);
     set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));

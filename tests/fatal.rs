@@ -646,6 +646,26 @@ fn stack_overflow_on_the_main_thread() {
     );
 }
 
+/// The program replaced the library's alternate signal stack by an 8 KiB
+/// one (glibc's classic SIGSTKSZ): the handler starts there, with the
+/// kernel's signal frame on it, and must move to its own stack at once.
+#[test]
+fn stack_overflow_with_the_programs_small_alternate_stack() {
+    let prog = faults_o0();
+    let run = Runner::new(&prog).arg("small-altstack").run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    assert!(
+        dump.cause
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Cause: stack overflow;")
+    );
+    let mut chain = vec!["recurse", "do_overflow"];
+    chain.extend(chain_of("do_small_altstack"));
+    dump.current().assert_chain(&chain);
+}
+
 // ---- handlers of the program --------------------------------------------------
 
 /// The program's own handler, installed after ours, puts ours back and
@@ -676,6 +696,43 @@ fn dump_from_inside_another_handler() {
         &["handle SIGSEGV nostop noprint pass", "break raise"],
     );
     assert_matches_gdb(current, &gdb, "reraising_handler", None);
+}
+
+/// A handler installed before ours (here by a library initialised first)
+/// is put back after the dump and gets the signal: a fault repeats (the
+/// kernel's siginfo), a sent signal is sent again.
+#[test]
+fn handler_installed_before_ours_runs_after_the_dump() {
+    let prog = faults_o0();
+    let early = build_c(
+        "early_handler.c",
+        "libearly_handler.so",
+        &["-O2", "-shared", "-fPIC"],
+    );
+    let preload = format!("{} {}", lib_path().display(), early.display());
+    for (mode, code) in [("segv", "1"), ("kill", "-6")] {
+        let run = Runner::new(&prog)
+            .arg(mode)
+            .preload(&preload)
+            .env("FAULTS_SIGNAL", libc::SIGSEGV.to_string())
+            .run();
+        assert_eq!(
+            run.code(),
+            Some(42),
+            "{mode}: the early handler exits 42:\n{}",
+            run.stderr
+        );
+        let dump = assert_complete(&run);
+        dump.current()
+            .assert_chain(&chain_of(&format!("do_{mode}")));
+        let last = run.stderr.lines().last().unwrap_or_default();
+        assert_eq!(
+            last,
+            format!("early handler: si_code {code}"),
+            "{mode}: after the dump, with the fault's own si_code (SEGV_MAPERR) \
+             or the re-sent signal's (SI_TKILL)"
+        );
+    }
 }
 
 #[test]

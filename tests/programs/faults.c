@@ -147,6 +147,20 @@ KEEP void do_overflow(void) {
   NOT_TAIL();
 }
 
+/* The program's own alternate signal stack, of glibc's classic SIGSTKSZ
+ * (8 KiB), replaces the library's; then the stack overflows, so the
+ * handler must start on that small stack. */
+KEEP void do_small_altstack(void) {
+  static char small[8192];
+  stack_t ss = {.ss_sp = small, .ss_size = sizeof small, .ss_flags = 0};
+  if (sigaltstack(&ss, NULL) != 0) {
+    perror("sigaltstack");
+    exit(3);
+  }
+  do_overflow();
+  NOT_TAIL();
+}
+
 /* stdout's lock is held when the fault happens. */
 KEEP void do_flockfile(void) {
   flockfile(stdout);
@@ -225,6 +239,7 @@ static const struct mode modes[] = {
     {"kill-from-child", do_kill_from_child},
     {"smash", do_smash},       {"bad-pointer", do_bad_pointer},
     {"overflow", do_overflow}, {"flockfile", do_flockfile},
+    {"small-altstack", do_small_altstack},
     {"stderr-data", do_stderr_data},
     {"recover", do_recover},   {"reraise", do_reraise},
     {"nothing", do_nothing},
