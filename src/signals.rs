@@ -237,3 +237,36 @@ fn fault_in_dump(sig: i32) {
     sys::tgkill(sys::gettid(), original);
     // A hardware fault that gets here re-faults into the default action.
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_signals_repeat_on_return() {
+        // Hardware faults re-execute the instruction, SI_KERNEL (a general
+        // protection fault) included.
+        for (sig, code) in [
+            (libc::SIGSEGV, 1),
+            (libc::SIGSEGV, 0x80),
+            (libc::SIGBUS, 2),
+            (libc::SIGFPE, 1),
+            (libc::SIGILL, 2),
+        ] {
+            assert!(repeats_on_return(sig, code), "{sig}/{code}");
+        }
+        // Sent signals, abort, int3, seccomp and an asynchronous machine
+        // check do not: they are sent again.
+        for (sig, code) in [
+            (libc::SIGSEGV, libc::SI_USER),
+            (libc::SIGSEGV, libc::SI_TKILL),
+            (libc::SIGABRT, libc::SI_TKILL),
+            (libc::SIGTRAP, 0x80),
+            (libc::SIGTRAP, 1),
+            (libc::SIGSYS, 1),
+            (libc::SIGBUS, 5),
+        ] {
+            assert!(!repeats_on_return(sig, code), "{sig}/{code}");
+        }
+    }
+}
