@@ -112,15 +112,20 @@ pub fn is_dumping() -> bool {
 
 // ---- The dump --------------------------------------------------------------
 
-/// Writes one dump. The caller holds the dump lock.
+/// Writes one dump. The caller holds the dump lock. Everything, even the
+/// fixed buffers of a dump without memory (some 13 KB), runs on the dump
+/// stack: the caller may be on a program's small alternate signal stack
+/// (8 KiB, of which the kernel's signal frame takes up to 3.5 KB).
 pub fn run(config: &Config, trigger: Trigger, options: Options) {
-    if !ARENA.begin() {
-        // No memory at all: say so on the target, nothing more can be done.
-        write_without_memory(config, &trigger, options);
-        return;
-    }
-    stacks::on_dump_stack(|| write(config, &trigger, options));
-    ARENA.end();
+    stacks::on_dump_stack(|| {
+        if ARENA.begin() {
+            write(config, &trigger, options);
+            ARENA.end();
+        } else {
+            // No memory at all: say so on the target, nothing more can be done.
+            write_without_memory(config, &trigger, options);
+        }
+    });
 }
 
 fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
@@ -189,6 +194,8 @@ impl ExePath {
 }
 
 fn write(config: &Config, trigger: &Trigger, options: Options) {
+    #[cfg(feature = "selftest-unsafe-handler")]
+    crate::selftest_unsafe_call(true);
     let exe = ExePath::read();
     let Some(target) = open_target(config, options, exe.base()) else {
         return;

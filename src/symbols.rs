@@ -224,9 +224,10 @@ fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'stat
 }
 
 /// Writes a symbol name demangled (Rust without the hash, as gdb shows it;
-/// C++ as `c++filt` does but without the return type of templates, as gdb
-/// names functions), else as it is. Demangled C++ names are built in the
-/// dump's arena.
+/// C++ as `c++filt` does but without a template function's return type, so
+/// that every name starts with the function's own qualified name, as gdb
+/// shows it from debug information), else as it is. Demangled C++ names
+/// are built in the dump's arena.
 pub fn demangle_into(name: &[u8], out: &mut Line) {
     if let Ok(text) = core::str::from_utf8(name)
         && let Ok(rust) = rustc_demangle::try_demangle(text)
@@ -263,6 +264,14 @@ mod tests {
         );
         assert_eq!(demangled("_RNvCs1234_4demo6level3"), "demo::level3");
         assert_eq!(demangled("_ZN2ns3BoxIiE5crashEv"), "ns::Box<int>::crash()");
+        // A template function: no return type in front of its name.
+        assert_eq!(
+            demangled("_ZN2ns3runIiEEvRNS_5ThingIT_EE"),
+            "ns::run<int>(ns::Thing<int>&)"
+        );
+        // C++ functions whose mangling looks like a Rust legacy path.
+        assert_eq!(demangled("_ZN3foo3barEv"), "foo::bar()");
+        assert_eq!(demangled("_ZN3foo3barEi"), "foo::bar(int)");
         assert_eq!(demangled("_ZN2ns5applyIiEEvT_"), "ns::apply<int>(int)");
         assert_eq!(demangled("main"), "main");
         assert_eq!(demangled("_Zgarbage"), "_Zgarbage");
