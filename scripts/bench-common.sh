@@ -6,6 +6,7 @@
 #   FAULTDUMP_LIB  the library to measure (default target/release/libfaultdump.so;
 #                  dist/libfaultdump.so for the portable build)
 #   BENCH_SCALE    multiplies every run count (default 1; 0.2 for a quick look)
+#   BENCH_ROUNDS   rounds each hyperfine measurement is split into (default 5)
 #   BENCH_RESULTS  a file that collects one tab-separated row per figure
 #                  (scripts/bench.sh sets it to print its summary table)
 #   CC             the C compiler for the benchmark programs (default gcc)
@@ -72,8 +73,12 @@ runs() {
 
 # hf NAME RUNS WARMUP [HYPERFINE-OPTION...] -- COMMAND...
 # Runs hyperfine without a shell (-N); results in $BENCH_TMP/NAME.json.
+# hyperfine times its commands one block after the other, so a change in
+# the machine's load between blocks would show as a difference between the
+# commands: the runs are split into $BENCH_ROUNDS rounds (default 5), every
+# other round with the commands in reverse order, and merged.
 hf() {
-  local name=$1 n w
+  local name=$1 n w rounds=${BENCH_ROUNDS:-5}
   n=$(runs "$2")
   w=$(runs "$3")
   shift 3
@@ -83,9 +88,36 @@ hf() {
     shift
   done
   shift
-  echo "+ ${RT[*]}${RT:+ }hyperfine -N --warmup $w --runs $n ${opts[*]} $(printf "'%s' " "$@")"
-  "${RT[@]}" hyperfine -N --style basic --warmup "$w" --runs "$n" "${opts[@]}" \
-    --export-json "$BENCH_TMP/$name.json" "$@"
+  local per=$(((n + rounds - 1) / rounds)) round cmds=("$@") parts=()
+  [ "$per" -ge 2 ] || per=2
+  echo "+ ${RT[*]}${RT:+ }hyperfine -N --warmup $w --runs $per ${opts[*]} $(printf "'%s' " "$@")" \
+    "(x $rounds rounds, order alternating)"
+  for round in $(seq "$rounds"); do
+    if [ $((round % 2)) -eq 0 ]; then
+      cmds=()
+      for ((i = $#; i >= 1; i--)); do cmds+=("${!i}"); done
+    else
+      cmds=("$@")
+    fi
+    "${RT[@]}" hyperfine -N --style none --warmup "$w" --runs "$per" "${opts[@]}" \
+      --export-json "$BENCH_TMP/$name.$round.json" "${cmds[@]}" 2>/dev/null
+    parts+=("$BENCH_TMP/$name.$round.json")
+  done
+  python3 -c '
+import json, statistics, sys
+out, order = {}, None
+for path in sys.argv[1:]:
+    results = json.load(open(path))["results"]
+    order = order or [r["command"] for r in results]
+    for r in results:
+        out.setdefault(r["command"], []).extend(r["times"])
+merged = []
+for c in order:
+    t = out[c]
+    merged.append({"command": c, "mean": statistics.mean(t), "stddev": statistics.stdev(t),
+                   "median": statistics.median(t), "min": min(t), "max": max(t), "times": t})
+json.dump({"results": merged}, sys.stdout)
+' "${parts[@]}" >"$BENCH_TMP/$name.json"
 }
 
 # sl NAME RUNS WARMUP SIGNAL PRELOAD... -- PROGRAM [ARG...]
