@@ -139,6 +139,22 @@ judge() {
   python3 "$BENCH_SRC/compare.py" "$mode" "$target" "$scenario" "$BENCH_TMP/$name.json" "$@"
 }
 
+# cpu_of NAME: NAME_cpu, the CPU time (user + system) of the spawn loop's
+# runs in NAME, for `judge`.
+cpu_of() {
+  python3 -c '
+import json, statistics, sys
+results = json.load(open(sys.argv[1]))["results"]
+out = []
+for r in results:
+    t = [float(x) for x in r["cpu_s"]]
+    out.append({"command": r["command"] + " (CPU time)", "mean": statistics.mean(t),
+                "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+                "median": statistics.median(t), "times": t})
+json.dump({"results": out}, open(sys.argv[2], "w"))
+' "$BENCH_TMP/$1.json" "$BENCH_TMP/${1}_cpu.json"
+}
+
 # rss_of NAME: NAME_rss, the peak RSS (ru_maxrss, KiB) of the spawn loop's
 # runs in NAME, for `judge kib`.
 rss_of() {

@@ -11,7 +11,9 @@
  *   PRELOAD: the LD_PRELOAD value of a variant ("-" for none).
  * Prints hyperfine-style JSON ({"results": [{"command", "mean", "stddev",
  * "median", "min", "max", "times"}]}, seconds) on stdout, each result with
- * "maxrss_kib": the ru_maxrss that wait4 reported for each run. (After
+ * "cpu_s": the user and system CPU time wait4 reported for each run (it
+ * does not count time spent waiting for a CPU), and "maxrss_kib": the
+ * ru_maxrss that wait4 reported for each run. (After
  * posix_spawn, that is at least this program's own peak, about 1.3 MiB.) */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,7 +67,7 @@ static char **variant_env(const char *preload) {
   return env;
 }
 
-static double run_once(char **argv, char **env, int want_signal, long *maxrss) {
+static double run_once(char **argv, char **env, int want_signal, long *maxrss, double *cpu) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -82,6 +84,7 @@ static double run_once(char **argv, char **env, int want_signal, long *maxrss) {
   while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
   *maxrss = ru.ru_maxrss;
+  *cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
   double t = now() - t0;
   posix_spawn_file_actions_destroy(&fa);
   int ok = want_signal ? WIFSIGNALED(status) && WTERMSIG(status) == want_signal
@@ -110,18 +113,21 @@ int main(int argc, char **argv) {
   char ***envs = calloc(nv, sizeof *envs);
   double **times = calloc(nv, sizeof *times);
   long **rss = calloc(nv, sizeof *rss);
+  double **cpu = calloc(nv, sizeof *cpu);
   long ignored;
+  double ignored_cpu;
   for (int v = 0; v < nv; v++) {
     envs[v] = variant_env(preloads[v]);
     times[v] = calloc(runs, sizeof **times);
     rss[v] = calloc(runs, sizeof **rss);
+    cpu[v] = calloc(runs, sizeof **cpu);
   }
   for (int i = 0; i < warmup; i++)
-    for (int v = 0; v < nv; v++) run_once(prog, envs[v], sig, &ignored);
+    for (int v = 0; v < nv; v++) run_once(prog, envs[v], sig, &ignored, &ignored_cpu);
   for (int i = 0; i < runs; i++)
     for (int k = 0; k < nv; k++) {
       int v = (i + k) % nv; /* rotate which variant goes first */
-      times[v][i] = run_once(prog, envs[v], sig, &rss[v][i]);
+      times[v][i] = run_once(prog, envs[v], sig, &rss[v][i], &cpu[v][i]);
     }
   printf("{\"results\": [\n");
   for (int v = 0; v < nv; v++) {
@@ -144,6 +150,8 @@ int main(int argc, char **argv) {
            "\"times\": [",
            mean, sd, median, times[v][0], times[v][runs - 1]);
     for (int i = 0; i < runs; i++) printf("%s%.9f", i ? ", " : "", times[v][i]);
+    printf("], \"cpu_s\": [");
+    for (int i = 0; i < runs; i++) printf("%s%.6f", i ? ", " : "", cpu[v][i]);
     printf("], \"maxrss_kib\": [");
     for (int i = 0; i < runs; i++) printf("%s%ld", i ? ", " : "", rss[v][i]);
     printf("]}%s\n", v + 1 < nv ? "," : "");
