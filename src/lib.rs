@@ -18,6 +18,7 @@ mod config;
 mod debugfile;
 mod dump;
 mod elf;
+mod json;
 mod memory;
 mod modules;
 mod names;
