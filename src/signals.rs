@@ -192,8 +192,10 @@ fn fault_in_dump(sig: i32) {
     line.push(b"faultdump: the dump itself failed with SIG");
     line.push(names::signal_abbrev(sig).unwrap_or("?").as_bytes());
     line.push(b"; ending the process\n");
-    // SAFETY: writing our own buffer to fd 2; failure is irrelevant here.
-    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    if crate::output::stderr_usable() {
+        // SAFETY: writing our own buffer to fd 2; failure is irrelevant here.
+        unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    }
     set_default(original);
     set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));
