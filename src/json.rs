@@ -18,9 +18,10 @@
 //! "threads_not_shown", "registers", "modules": [{"path", "base",
 //! "build_id"}], "notes": [..], "notes_not_shown"}`.
 //!
-//! Strings: valid UTF-8 is kept, `"` and `\` are escaped, control characters
-//! become `\u00XX`, and each byte that is not UTF-8 becomes the four
-//! characters `\xNN` (so `\\xNN` in the JSON text), cut after
+//! Strings: the output is ASCII. Valid UTF-8 is kept as characters (control
+//! characters and anything beyond ASCII written `\uXXXX`), `"` and `\` are
+//! escaped, and each byte that is not UTF-8 becomes the four characters
+//! `\xNN` (so `\\xNN` in the JSON text), cut after
 //! [`MAX_STRING`] characters with `...` as the text format does. In secure
 //! mode the same things as in the text format are left out: absolute
 //! addresses (`ip`, `address`, `base` are `null`), registers (`null`) and the
@@ -81,6 +82,10 @@ impl<const N: usize> Out for Buf<N> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The longest string [`string`] writes: quotes, [`MAX_STRING`] characters of
+/// at most 12 bytes (a surrogate pair), `...`.
+const ESCAPED_MAX: usize = MAX_STRING * 12 + 5;
+
 /// `bytes` as a JSON string, quotes included (see the module's rules).
 pub fn string(out: &mut impl Out, bytes: &[u8]) {
     out.put(b"\"");
@@ -93,9 +98,8 @@ pub fn string(out: &mut impl Out, bytes: &[u8]) {
         }
         match first_char(rest) {
             Some(c) => {
-                let n = c.len_utf8();
-                char(out, c, &rest[..n]);
-                rest = &rest[n..];
+                char(out, c);
+                rest = &rest[c.len_utf8()..];
             }
             None => {
                 let b = rest[0];
@@ -124,25 +128,31 @@ fn first_char(bytes: &[u8]) -> Option<char> {
     valid.chars().next()
 }
 
-fn char(out: &mut impl Out, c: char, utf8: &[u8]) {
+fn char(out: &mut impl Out, c: char) {
     match c {
         '"' => out.put(b"\\\""),
         '\\' => out.put(b"\\\\"),
         '\n' => out.put(b"\\n"),
         '\t' => out.put(b"\\t"),
         '\r' => out.put(b"\\r"),
-        '\0'..='\x1f' | '\x7f' => {
-            let b = c as u8;
-            out.put(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]);
+        ' '..='~' => out.put(&[c as u8]),
+        // Control characters, DEL and everything beyond ASCII as \uXXXX
+        // (UTF-16 surrogate pairs above U+FFFF): the output stays ASCII, as
+        // every dump does, whatever a log pipeline assumes about encodings.
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let u = *unit;
+                out.put(&[
+                    b'\\',
+                    b'u',
+                    HEX[(u >> 12) as usize],
+                    HEX[(u >> 8 & 15) as usize],
+                    HEX[(u >> 4 & 15) as usize],
+                    HEX[(u & 15) as usize],
+                ]);
+            }
         }
-        _ => out.put(utf8),
     }
 }
 
@@ -231,7 +241,7 @@ struct ThreadState {
     frames_open: bool,
     frames_not_shown: u64,
     /// The reason given by `no_answer`, as a JSON string.
-    no_answer: Buf<{ MAX_STRING * 6 + 8 }>,
+    no_answer: Buf<{ ESCAPED_MAX }>,
     answered: bool,
 }
 
@@ -247,7 +257,7 @@ pub struct JsonSink<'w> {
     registers_written: bool,
     modules_written: bool,
     /// Notes, already as comma-separated JSON strings.
-    notes: Buf<4096>,
+    notes: Buf<8192>,
     notes_not_shown: usize,
 }
 
@@ -390,7 +400,7 @@ impl Sink for JsonSink<'_> {
     }
 
     fn note(&mut self, text: &[u8]) {
-        let mut one: Buf<{ MAX_STRING * 6 + 8 }> = Buf::new();
+        let mut one: Buf<{ ESCAPED_MAX }> = Buf::new();
         if !self.notes.as_bytes().is_empty() {
             one.put(b",");
         }
@@ -631,7 +641,7 @@ mod tests {
     use serde_json::Value;
 
     fn escaped(bytes: &[u8]) -> String {
-        let mut b: Buf<4096> = Buf::new();
+        let mut b: Buf<{ ESCAPED_MAX }> = Buf::new();
         string(&mut b, bytes);
         assert!(!b.overflowed);
         String::from_utf8(b.as_bytes().to_vec()).expect("escaped JSON is UTF-8")
@@ -652,7 +662,9 @@ mod tests {
         // Not UTF-8: the text \xNN, its backslash escaped.
         assert_eq!(escaped(b"x\xffy"), r#""x\\xffy""#);
         assert_eq!(decoded(b"x\xffy"), r"x\xffy");
-        // Valid UTF-8 stays as it is; a truncated sequence is bytes.
+        // Valid UTF-8 stays the same characters, written in ASCII; a
+        // truncated sequence is bytes.
+        assert_eq!(escaped("é€😀".as_bytes()), r#""\u00e9\u20ac\ud83d\ude00""#);
         assert_eq!(decoded("é€😀".as_bytes()), "é€😀");
         assert_eq!(decoded(b"\xc3"), r"\xc3");
         assert_eq!(decoded(b"\xe2\x82"), r"\xe2\x82");
@@ -677,10 +689,10 @@ mod tests {
         let wide = "é".repeat(600);
         assert_eq!(decoded(wide.as_bytes()), "é".repeat(MAX_STRING) + "...");
         // The worst case fits the buffers sized for it.
-        let controls = [1u8; 1000];
-        let mut b: Buf<{ MAX_STRING * 6 + 8 }> = Buf::new();
-        string(&mut b, &controls);
+        let mut b: Buf<{ ESCAPED_MAX }> = Buf::new();
+        string(&mut b, "😀".repeat(600).as_bytes());
         assert!(!b.overflowed);
+        assert_eq!(b.as_bytes().len(), ESCAPED_MAX);
     }
 
     #[test]
@@ -1068,13 +1080,13 @@ mod tests {
                 exe: b"/x",
                 unix_time: 0,
             });
-            for _ in 0..20 {
+            for _ in 0..40 {
                 s.note(&[b'n'; 400]);
             }
             s.end(1);
         }));
         let shown = d["notes"].as_array().unwrap().len();
-        assert!(shown >= 9, "{shown}");
-        assert_eq!(shown as u64 + d["notes_not_shown"].as_u64().unwrap(), 20);
+        assert!((19..40).contains(&shown), "{shown}");
+        assert_eq!(shown as u64 + d["notes_not_shown"].as_u64().unwrap(), 40);
     }
 }

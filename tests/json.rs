@@ -8,6 +8,7 @@ use serde_json::Value;
 
 /// The one JSON dump in stderr: exactly one line that is an object.
 fn json_dump(run: &Run) -> Value {
+    assert!(run.stderr.is_ascii(), "{}", run.stderr);
     let lines: Vec<&str> = run
         .stderr
         .lines()
@@ -216,14 +217,14 @@ fn names_with_quotes_backslashes_and_bad_bytes_are_escaped() {
     );
     // In the JSON text: the quote and the backslash escaped, the byte that
     // is not UTF-8 as the text \xff (its backslash escaped), the control
-    // character as \u0001, the valid UTF-8 as it is.
+    // character as \u0001, the valid UTF-8 "é" as \u00e9: all ASCII.
     let line = run
         .stderr
         .lines()
         .find(|l| l.starts_with("{\"faultdump\":"))
         .unwrap();
     assert!(
-        line.contains(r#""function":"weird\"na\\me\\xff\u0001é""#),
+        line.contains(r#""function":"weird\"na\\me\\xff\u0001\u00e9""#),
         "{line}"
     );
 }
