@@ -113,10 +113,10 @@ write_manifest() {
   fi
 }
 
-# Whether etc/ld.so.preload lists the library (one entry per line or
-# separated by spaces, as the loader reads it).
+# Whether etc/ld.so.preload lists the library (entries are separated by
+# white space or colons, as the loader reads them).
 preload_has_line() {
-  [ -f "$preload" ] && tr -s ' \t' '\n\n' <"$preload" | grep -qxF "$lib_in_root"
+  [ -f "$preload" ] && tr -s ' \t:' '\n\n\n' <"$preload" | grep -qxF "$lib_in_root"
 }
 
 # Replaces a file's content atomically, keeping its mode (the loader reads
