@@ -82,10 +82,6 @@ impl<const N: usize> Out for Buf<N> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The longest string [`string`] writes: quotes, [`MAX_STRING`] characters of
-/// at most 12 bytes (a surrogate pair), `...`.
-const ESCAPED_MAX: usize = MAX_STRING * 12 + 5;
-
 /// `bytes` as a JSON string, quotes included (see the module's rules).
 pub fn string(out: &mut impl Out, bytes: &[u8]) {
     out.put(b"\"");
@@ -235,13 +231,20 @@ enum Section {
     Modules,
 }
 
+/// Where a thread's `"frames"` list is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frames {
+    NotStarted,
+    Open,
+    /// Closed early (a `no_answer` after frames); later frames are dropped.
+    Closed,
+}
+
 /// The thread being written.
 struct ThreadState {
     open: bool,
-    frames_open: bool,
+    frames: Frames,
     frames_not_shown: u64,
-    /// The reason given by `no_answer`, as a JSON string.
-    no_answer: Buf<{ ESCAPED_MAX }>,
     answered: bool,
 }
 
@@ -256,8 +259,9 @@ pub struct JsonSink<'w> {
     event_written: bool,
     registers_written: bool,
     modules_written: bool,
-    /// Notes, already as comma-separated JSON strings.
-    notes: Buf<8192>,
+    /// Notes, already as comma-separated JSON strings. Small, since a sink
+    /// may live on a signal stack (a dump without memory for its own).
+    notes: Buf<2048>,
     notes_not_shown: usize,
 }
 
@@ -271,9 +275,8 @@ impl<'w> JsonSink<'w> {
             threads_not_shown: None,
             thread: ThreadState {
                 open: false,
-                frames_open: false,
+                frames: Frames::NotStarted,
                 frames_not_shown: 0,
-                no_answer: Buf::new(),
                 answered: true,
             },
             event_written: false,
@@ -324,20 +327,17 @@ impl<'w> JsonSink<'w> {
         if !self.thread.open {
             return;
         }
-        if self.thread.frames_open {
-            self.put(b"]");
-        } else {
-            self.put(b",\"frames\":[]");
+        match self.thread.frames {
+            Frames::NotStarted => self.put(b",\"frames\":[]"),
+            Frames::Open => self.put(b"]"),
+            Frames::Closed => {}
         }
         self.key_dec(
             "frames_not_shown",
             Some(self.thread.frames_not_shown as i64),
         );
-        self.key_bool("answered", self.thread.answered);
-        if !self.thread.answered {
-            self.key("no_answer");
-            let why = &self.thread.no_answer;
-            self.writer.raw(why.as_bytes());
+        if self.thread.answered {
+            self.key_bool("answered", true);
         }
         self.put(b"}");
         self.thread.open = false;
@@ -400,14 +400,15 @@ impl Sink for JsonSink<'_> {
     }
 
     fn note(&mut self, text: &[u8]) {
-        let mut one: Buf<{ ESCAPED_MAX }> = Buf::new();
-        if !self.notes.as_bytes().is_empty() {
-            one.put(b",");
-        }
-        string(&mut one, text);
         let before = self.notes.len;
-        self.notes.put(one.as_bytes());
-        if self.notes.len == before {
+        if before > 0 {
+            self.notes.put(b",");
+        }
+        string(&mut self.notes, text);
+        if self.notes.overflowed {
+            // Whole notes or none: the ones that fit are kept, the rest counted.
+            self.notes.len = before;
+            self.notes.overflowed = false;
             self.notes_not_shown += 1;
         }
     }
@@ -499,21 +500,20 @@ impl Sink for JsonSink<'_> {
         self.key_string("name", Some(thread.name));
         self.key_bool("current", thread.current);
         self.thread.open = true;
-        self.thread.frames_open = false;
+        self.thread.frames = Frames::NotStarted;
         self.thread.frames_not_shown = 0;
         self.thread.answered = true;
-        self.thread.no_answer.clear();
     }
 
     fn frame(&mut self, f: &FrameLine) {
-        if !self.thread.open {
-            return;
-        }
-        if self.thread.frames_open {
-            self.put(b",");
-        } else {
-            self.put(b",\"frames\":[");
-            self.thread.frames_open = true;
+        match self.thread.frames {
+            _ if !self.thread.open => return,
+            Frames::Closed => return,
+            Frames::Open => self.put(b","),
+            Frames::NotStarted => {
+                self.put(b",\"frames\":[");
+                self.thread.frames = Frames::Open;
+            }
         }
         self.put(b"{\"index\":");
         dec(self.writer, f.index as i64);
@@ -533,9 +533,18 @@ impl Sink for JsonSink<'_> {
     }
 
     fn no_answer(&mut self, why: &[u8]) {
+        if !self.thread.open || !self.thread.answered {
+            return;
+        }
+        if self.thread.frames == Frames::Open {
+            // Not expected (a thread either answers or not), but the object
+            // stays valid: the frames so far, then the reason.
+            self.put(b"]");
+            self.thread.frames = Frames::Closed;
+        }
         self.thread.answered = false;
-        self.thread.no_answer.clear();
-        string(&mut self.thread.no_answer, why);
+        self.key_bool("answered", false);
+        self.key_string("no_answer", Some(why));
     }
 
     fn thread_end(&mut self) {
@@ -639,6 +648,10 @@ mod tests {
     use crate::sink::{Cause, FatalEvent, MappingNote};
     use crate::sys;
     use serde_json::Value;
+
+    /// The longest string [`string`] writes: quotes, [`MAX_STRING`]
+    /// characters of at most 12 bytes (a surrogate pair), `...`.
+    const ESCAPED_MAX: usize = MAX_STRING * 12 + 5;
 
     fn escaped(bytes: &[u8]) -> String {
         let mut b: Buf<{ ESCAPED_MAX }> = Buf::new();
@@ -1073,6 +1086,31 @@ mod tests {
     }
 
     #[test]
+    fn a_reason_after_frames_keeps_the_object_valid() {
+        let d = one_object(&dump(false, |s| {
+            s.begin(&DumpHeader {
+                pid: 1,
+                exe: b"/x",
+                unix_time: 0,
+            });
+            s.thread_begin(&ThreadHeader {
+                tid: 2,
+                name: b"t",
+                current: false,
+            });
+            s.frame(&frame(0, Some(b"f")));
+            s.no_answer(b"late");
+            s.frame(&frame(1, Some(b"g")));
+            s.thread_end();
+            s.end(1);
+        }));
+        let t = &d["threads"][0];
+        assert_eq!(t["frames"].as_array().unwrap().len(), 1);
+        assert_eq!(t["answered"], false);
+        assert_eq!(t["no_answer"], "late");
+    }
+
+    #[test]
     fn notes_beyond_the_buffer_are_counted() {
         let d = one_object(&dump(false, |s| {
             s.begin(&DumpHeader {
@@ -1086,7 +1124,7 @@ mod tests {
             s.end(1);
         }));
         let shown = d["notes"].as_array().unwrap().len();
-        assert!((19..40).contains(&shown), "{shown}");
+        assert!((4..40).contains(&shown), "{shown}");
         assert_eq!(shown as u64 + d["notes_not_shown"].as_u64().unwrap(), 40);
     }
 }
