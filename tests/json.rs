@@ -95,11 +95,14 @@ fn check_common(d: &Value, exe_suffix: &str) {
 
 #[test]
 fn fatal_signal_key_by_key() {
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
-    let run = Runner::new(&prog).env("FAULTHANDLER_FORMAT", "json").run();
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let run = Runner::new(&prog)
+        .arg("segv")
+        .env("FAULTHANDLER_FORMAT", "json")
+        .run();
     run.assert_killed_by(libc::SIGSEGV);
     let d = json_dump(&run);
-    check_common(&d, "/chain-O0");
+    check_common(&d, "/faults-O0");
     assert_eq!(d["event"], "fatal_signal");
     let sig = &d["signal"];
     assert_eq!(sig["number"], libc::SIGSEGV);
@@ -125,19 +128,20 @@ fn fatal_signal_key_by_key() {
     assert_chain(
         t,
         &[
-            "level3_write_null",
-            "level2_prepare",
-            "level1_start",
+            "do_segv",
+            "crash_inner",
+            "crash_middle",
+            "crash_outer",
             "main",
         ],
     );
-    assert_eq!(t["frames"][0]["function"], "level3_write_null");
+    assert_eq!(t["frames"][0]["function"], "do_segv");
     assert_eq!(t["frames"][0]["index"], 0);
     assert!(
         t["frames"][0]["module"]
             .as_str()
             .unwrap()
-            .ends_with("/chain-O0")
+            .ends_with("/faults-O0")
     );
 
     let regs = d["registers"].as_object().unwrap();
@@ -164,9 +168,12 @@ fn fatal_signal_key_by_key() {
 
 #[test]
 fn json_and_text_show_the_same_frames() {
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
-    let text = Runner::new(&prog).run();
-    let json = Runner::new(&prog).env("FAULTHANDLER_FORMAT", "json").run();
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let text = Runner::new(&prog).arg("segv").run();
+    let json = Runner::new(&prog)
+        .arg("segv")
+        .env("FAULTHANDLER_FORMAT", "json")
+        .run();
     let text_frames: Vec<(String, u64)> = text
         .dump()
         .current()
@@ -191,8 +198,11 @@ fn json_and_text_show_the_same_frames() {
 
 #[test]
 fn unknown_format_warns_and_writes_text() {
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
-    let run = Runner::new(&prog).env("FAULTHANDLER_FORMAT", "xml").run();
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let run = Runner::new(&prog)
+        .arg("segv")
+        .env("FAULTHANDLER_FORMAT", "xml")
+        .run();
     run.assert_killed_by(libc::SIGSEGV);
     let warnings: Vec<&str> = run
         .stderr

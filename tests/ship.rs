@@ -207,17 +207,19 @@ fn portable_build_keeps_the_link_settings_and_is_stripped() {
 
 #[test]
 fn portable_build_dumps_a_real_crash() {
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
     let run = Runner::new(&prog)
+        .arg("segv")
         .preload(&dist_lib().to_string_lossy())
         .run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = run.dump();
     assert!(dump.complete, "{}", run.stderr);
     dump.current().assert_chain(&[
-        "level3_write_null",
-        "level2_prepare",
-        "level1_start",
+        "do_segv",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
         "main",
     ]);
     // Nothing said in a process that does not crash.
@@ -255,8 +257,8 @@ fn portable_build_runs_under_an_older_glibc() {
     let libdir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     // A program linked for glibc 2.17 (by the zig that build-release.sh
     // installed), whose interpreter is the old loader.
-    let prog = out_dir().join("chain-old-glibc");
-    let src = programs_dir().join("chain.c");
+    let prog = out_dir().join("faults-old-glibc");
+    let src = programs_dir().join("faults.c");
     let zig = Command::new(root().join("target/release-tools/venv/bin/python3"))
         .args([
             "-m",
@@ -283,6 +285,7 @@ fn portable_build_runs_under_an_older_glibc() {
     );
     let old = |lib: &Path| {
         Runner::new(&prog)
+            .arg("segv")
             .env("LD_LIBRARY_PATH", &libdir)
             .preload(&lib.to_string_lossy())
             .run()
@@ -292,9 +295,10 @@ fn portable_build_runs_under_an_older_glibc() {
     let dump = run.dump();
     assert!(dump.complete, "{}", run.stderr);
     dump.current().assert_chain(&[
-        "level3_write_null",
-        "level2_prepare",
-        "level1_start",
+        "do_segv",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
         "main",
     ]);
     assert!(
@@ -424,8 +428,9 @@ fn install_into_a_prefix_twice_then_uninstall() {
     assert_eq!(listing(&dir), once, "a second install changed something");
 
     // The installed library works from there.
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
     let run = Runner::new(&prog)
+        .arg("segv")
         .preload(&installed.to_string_lossy())
         .run();
     run.assert_killed_by(libc::SIGSEGV);
@@ -541,14 +546,14 @@ fn run_runner(args: &[&str]) -> Runner {
 
 #[test]
 fn runner_dies_by_the_signal_of_the_crash() {
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
-    let run = run_runner(&["--", prog.to_str().unwrap()]).run();
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let run = run_runner(&["--", prog.to_str().unwrap(), "segv"]).run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = run.dump();
     assert!(dump.complete, "{}", run.stderr);
-    assert!(dump.exe.ends_with("chain-O0"), "{}", dump.exe);
+    assert!(dump.exe.ends_with("faults-O0"), "{}", dump.exe);
     dump.current()
-        .assert_chain(&["level3_write_null", "level2_prepare", "level1_start"]);
+        .assert_chain(&["do_segv", "crash_inner", "crash_middle", "crash_outer"]);
 }
 
 #[test]
@@ -561,10 +566,10 @@ fn runner_exits_with_the_status_of_the_command() {
 #[test]
 fn runner_makes_a_relative_output_path_absolute() {
     let dir = temp_dir("runner-output");
-    let prog = build_c("chain.c", "chain-O0", &["-O0", "-g"]);
+    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
     // The command changes directory before it crashes: the dump must still
     // land where the runner was started.
-    let script = format!("cd / && exec {}", prog.display());
+    let script = format!("cd / && exec {} segv", prog.display());
     let run = run_runner(&["--output", "crash-%p.log", "--", "sh", "-c", &script])
         .current_dir(&dir)
         .run();
