@@ -1,5 +1,6 @@
-//! Shipping: the portable build (dist/libfaultdump.so), scripts/install.sh
-//! and scripts/faultdump-run.
+//! Shipping: the portable builds (dist/libfaultdump.so for glibc 2.17 and
+//! later, dist/glibc-2.34/libfaultdump.so for 2.34 and later),
+//! scripts/install.sh and scripts/faultdump-run.
 
 mod common;
 
@@ -13,8 +14,9 @@ use common::*;
 
 // ---- The portable build ------------------------------------------------------
 
-/// dist/libfaultdump.so, built (or brought up to date) once per test run by
-/// scripts/build-release.sh: the first run installs its tools into target/.
+/// dist/libfaultdump.so (glibc 2.17 and later), built (or brought up to date)
+/// once per test run by scripts/build-release.sh: the first run installs its
+/// tools into target/.
 fn dist_lib() -> &'static Path {
     static DIST: OnceLock<PathBuf> = OnceLock::new();
     DIST.get_or_init(|| {
@@ -43,8 +45,22 @@ fn readelf(args: &[&str], lib: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The oldest glibc the portable build must load on (CentOS 7).
-const OLDEST_GLIBC: (u32, u32) = (2, 17);
+/// dist/glibc-2.34/libfaultdump.so, made by the same run.
+fn dist_lib_2_34() -> PathBuf {
+    dist_lib()
+        .parent()
+        .unwrap()
+        .join("glibc-2.34/libfaultdump.so")
+}
+
+/// The two portable builds: (file, the oldest glibc it must load on, the
+/// libraries it may need).
+fn portable_builds() -> [(PathBuf, (u32, u32), &'static [&'static str]); 2] {
+    [
+        (dist_lib().to_path_buf(), (2, 17), GLIBC_LIBRARIES),
+        (dist_lib_2_34(), (2, 34), GLIBC_2_34_LIBRARIES),
+    ]
+}
 
 /// Libraries that are glibc itself: every glibc system has them, so needing
 /// them costs no portability. (Below glibc 2.34 the pthread, dl and rt
@@ -75,8 +91,12 @@ const EXPORT_ALLOWLIST: &[(&str, &str)] = &[
     ),
 ];
 
-/// `GLIBC_x.y` versions the library requires that are newer than 2.17.
-fn glibc_versions_too_new(lib: &Path) -> Vec<String> {
+/// What the variant for glibc 2.34 may need: the C library and the loader,
+/// nothing else (that is its point: no stubs to open in every process).
+const GLIBC_2_34_LIBRARIES: &[&str] = &["libc.so.6", "ld-linux-x86-64.so.2"];
+
+/// `GLIBC_x.y` versions the library requires that are newer than `oldest`.
+fn glibc_versions_too_new(lib: &Path, oldest: (u32, u32)) -> Vec<String> {
     let text = readelf(&["-V", "-W"], lib);
     let mut too_new = Vec::new();
     for word in text.split_whitespace() {
@@ -89,7 +109,7 @@ fn glibc_versions_too_new(lib: &Path) -> Vec<String> {
             too_new.push(word.to_string());
             continue;
         };
-        if (major, minor) > OLDEST_GLIBC && !too_new.iter().any(|v| v == word) {
+        if (major, minor) > oldest && !too_new.iter().any(|v| v == word) {
             too_new.push(word.to_string());
         }
     }
@@ -104,10 +124,10 @@ fn needed(lib: &Path) -> Vec<String> {
         .collect()
 }
 
-fn needed_outside_glibc(lib: &Path) -> Vec<String> {
+fn needed_beyond(lib: &Path, allowed: &[&str]) -> Vec<String> {
     needed(lib)
         .into_iter()
-        .filter(|n| !GLIBC_LIBRARIES.contains(&n.as_str()))
+        .filter(|n| !allowed.contains(&n.as_str()))
         .collect()
 }
 
@@ -148,33 +168,37 @@ fn unexpected_exports(lib: &Path) -> Vec<String> {
 }
 
 #[test]
-fn portable_build_requires_nothing_newer_than_glibc_2_17() {
-    let lib = dist_lib();
-    let too_new = glibc_versions_too_new(lib);
-    assert!(too_new.is_empty(), "requires {too_new:?}");
+fn portable_builds_require_no_newer_glibc_than_their_own() {
+    for (lib, oldest, _) in portable_builds() {
+        let too_new = glibc_versions_too_new(&lib, oldest);
+        assert!(too_new.is_empty(), "{} requires {too_new:?}", lib.display());
+    }
     // The check can fail: the development build, linked against this
-    // machine's glibc, requires newer versions.
-    assert!(!glibc_versions_too_new(&lib_path()).is_empty());
+    // machine's glibc, requires newer versions than 2.17, and the variant for
+    // 2.34 requires 2.34.
+    assert!(!glibc_versions_too_new(&lib_path(), (2, 17)).is_empty());
+    assert!(glibc_versions_too_new(&dist_lib_2_34(), (2, 17)).contains(&"GLIBC_2.34".to_string()));
 }
 
 #[test]
-fn portable_build_needs_only_glibc_libraries() {
-    let lib = dist_lib();
-    let outside = needed_outside_glibc(lib);
-    assert!(outside.is_empty(), "needs {outside:?}");
-    assert!(needed(lib).contains(&"libc.so.6".to_string()));
+fn portable_builds_need_only_glibc_libraries() {
+    for (lib, _, allowed) in portable_builds() {
+        let outside = needed_beyond(&lib, allowed);
+        assert!(outside.is_empty(), "{} needs {outside:?}", lib.display());
+        assert!(needed(&lib).contains(&"libc.so.6".to_string()));
+    }
     // The check can fail: libstdc++ needs libgcc_s.
     let out = Command::new("g++")
         .arg("-print-file-name=libstdc++.so.6")
         .output()
         .unwrap();
     let libstdcxx = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    assert!(needed_outside_glibc(&libstdcxx).contains(&"libgcc_s.so.1".to_string()));
+    assert!(needed_beyond(&libstdcxx, GLIBC_LIBRARIES).contains(&"libgcc_s.so.1".to_string()));
 }
 
 #[test]
 fn exports_only_the_c_api_and_the_interposed_functions() {
-    for lib in [dist_lib(), lib_path().as_path()] {
+    for lib in [dist_lib(), &dist_lib_2_34(), lib_path().as_path()] {
         let extra = unexpected_exports(lib);
         assert!(extra.is_empty(), "{} exports {extra:?}", lib.display());
     }
@@ -188,8 +212,13 @@ fn exports_only_the_c_api_and_the_interposed_functions() {
 }
 
 #[test]
-fn portable_build_keeps_the_link_settings_and_is_stripped() {
-    let lib = dist_lib();
+fn portable_builds_keep_the_link_settings_and_are_stripped() {
+    for (lib, _, _) in portable_builds() {
+        link_settings_and_stripped(&lib);
+    }
+}
+
+fn link_settings_and_stripped(lib: &Path) {
     let dynamic = readelf(&["-d", "-W"], lib);
     // -z now: no lazy binding ever runs in a handler.
     assert!(
@@ -202,15 +231,21 @@ fn portable_build_keeps_the_link_settings_and_is_stripped() {
     assert!(!sections.contains(".symtab"), "not stripped:\n{sections}");
     assert!(!sections.contains(".debug_"), "not stripped:\n{sections}");
     let size = std::fs::metadata(lib).unwrap().len();
-    eprintln!("dist/libfaultdump.so: {size} bytes");
+    eprintln!("{}: {size} bytes", lib.display());
 }
 
 #[test]
-fn portable_build_dumps_a_real_crash() {
+fn portable_builds_dump_a_real_crash() {
+    for (lib, _, _) in portable_builds() {
+        real_crash(&lib);
+    }
+}
+
+fn real_crash(lib: &Path) {
     let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
     let run = Runner::new(&prog)
         .arg("segv")
-        .preload(&dist_lib().to_string_lossy())
+        .preload(&lib.to_string_lossy())
         .run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = run.dump();
@@ -224,7 +259,7 @@ fn portable_build_dumps_a_real_crash() {
     ]);
     // Nothing said in a process that does not crash.
     let quiet = Runner::new("/bin/true")
-        .preload(&dist_lib().to_string_lossy())
+        .preload(&lib.to_string_lossy())
         .run();
     assert_eq!(quiet.code(), Some(0));
     assert_eq!(quiet.stderr, "");
@@ -306,27 +341,34 @@ fn portable_build_runs_under_an_older_glibc() {
         "{:?}",
         dump.modules
     );
-    // The check can fail: the development build does not load there.
-    let refused = old(&lib_path());
-    assert!(
-        refused.stderr.contains("version `GLIBC_2.3"),
-        "{}",
-        refused.stderr
-    );
-    assert!(refused.dumps().is_empty());
+    // The check can fail: the development build and the variant for glibc
+    // 2.34 do not load there.
+    for newer in [lib_path(), dist_lib_2_34()] {
+        let refused = old(&newer);
+        assert!(
+            refused.stderr.contains("version `GLIBC_2.3"),
+            "{}",
+            refused.stderr
+        );
+        assert!(refused.dumps().is_empty());
+    }
 }
 
 #[test]
 fn a_second_build_changes_nothing() {
-    let lib = dist_lib();
-    let before = std::fs::metadata(lib).unwrap();
+    let before: Vec<_> = portable_builds()
+        .iter()
+        .map(|(lib, _, _)| std::fs::metadata(lib).unwrap())
+        .collect();
     let out = Command::new(root().join("scripts/build-release.sh"))
         .output()
         .unwrap();
     assert!(out.status.success());
-    let after = std::fs::metadata(lib).unwrap();
-    assert_eq!(before.ino(), after.ino());
-    assert_eq!(before.mtime_nsec(), after.mtime_nsec());
+    for ((lib, _, _), before) in portable_builds().iter().zip(before) {
+        let after = std::fs::metadata(lib).unwrap();
+        assert_eq!(before.ino(), after.ino(), "{}", lib.display());
+        assert_eq!(before.mtime_nsec(), after.mtime_nsec(), "{}", lib.display());
+    }
 }
 
 // ---- install.sh --------------------------------------------------------------
@@ -512,6 +554,43 @@ fn uninstall_keeps_what_others_added_since() {
 }
 
 #[test]
+fn install_picks_the_variant_for_the_roots_glibc() {
+    // A root whose libc.so.6 defines GLIBC_2.34 gets the variant linked for
+    // 2.34; an older one gets the one for 2.17. (Only the version strings of
+    // the C library are looked at.)
+    let dist = dist_lib();
+    for (libc_text, expected) in [
+        (
+            &b"GLIBC_2.2.5\0GLIBC_2.33\0GLIBC_2.34\0GLIBC_2.35\0"[..],
+            dist_lib_2_34(),
+        ),
+        (
+            &b"GLIBC_2.2.5\0GLIBC_2.30\0GLIBC_2.31\0"[..],
+            dist.to_path_buf(),
+        ),
+    ] {
+        let dir = temp_dir("variant");
+        std::fs::create_dir_all(dir.join("lib/x86_64-linux-gnu")).unwrap();
+        std::fs::write(dir.join("lib/x86_64-linux-gnu/libc.so.6"), libc_text).unwrap();
+        let out = Command::new(root().join("scripts/install.sh"))
+            .args(["--root", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(dir.join("usr/local/lib/libfaultdump.so")).unwrap(),
+            std::fs::read(&expected).unwrap(),
+            "expected {}",
+            expected.display()
+        );
+    }
+}
+
+#[test]
 fn install_refuses_to_replace_a_library_it_did_not_install() {
     let dir = temp_dir("foreign");
     std::fs::create_dir_all(dir.join("usr/local/lib")).unwrap();
@@ -638,19 +717,35 @@ fn runner_sets_the_environment_and_keeps_ld_preload() {
 
 #[test]
 fn runner_finds_the_library_beside_it() {
-    // A source tree (scripts/ and dist/) and an installed prefix (bin/ and
-    // lib/), each with a copy of the runner and a link to the library.
+    // A source tree (scripts/ and dist/), the same with the variant for
+    // glibc 2.34 (which this machine's glibc takes), and an installed prefix
+    // (bin/ and lib/), each with a copy of the runner and links to the
+    // library: (script directory, library directories, the one expected).
     let dir = temp_dir("runner-layouts");
-    for (script_dir, lib_dir) in [("tree/scripts", "tree/dist"), ("usr/bin", "usr/lib")] {
+    let layouts: [(&str, &[&str], &str); 3] = [
+        ("tree/scripts", &["tree/dist"], "tree/dist"),
+        (
+            "tree2/scripts",
+            &["tree2/dist", "tree2/dist/glibc-2.34"],
+            "tree2/dist/glibc-2.34",
+        ),
+        ("usr/bin", &["usr/lib"], "usr/lib"),
+    ];
+    for (script_dir, lib_dirs, expected_dir) in layouts {
         std::fs::create_dir_all(dir.join(script_dir)).unwrap();
-        std::fs::create_dir_all(dir.join(lib_dir)).unwrap();
         let script = dir.join(script_dir).join("faultdump-run");
         std::fs::copy(runner(), &script).unwrap();
-        let lib = dir.join(lib_dir).join("libfaultdump.so");
-        std::os::unix::fs::symlink(lib_path(), &lib).unwrap();
+        for lib_dir in lib_dirs {
+            std::fs::create_dir_all(dir.join(lib_dir)).unwrap();
+            let lib = dir.join(lib_dir).join("libfaultdump.so");
+            std::os::unix::fs::symlink(lib_path(), &lib).unwrap();
+        }
         let run = Runner::new(&script).without_library().arg("env").run();
         assert_eq!(run.code(), Some(0), "{}", run.stderr);
-        let expected = format!("LD_PRELOAD={}", lib.display());
+        let expected = format!(
+            "LD_PRELOAD={}",
+            dir.join(expected_dir).join("libfaultdump.so").display()
+        );
         assert!(
             run.stdout.lines().any(|l| l == expected),
             "{expected} not in:\n{}",
