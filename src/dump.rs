@@ -9,6 +9,7 @@ use crate::arena::ARENA;
 use crate::cause;
 use crate::config::{Config, Format};
 use crate::dwarf::{self, Resolver, Sources};
+use crate::json::JsonSink;
 use crate::memory::{Maps, Memory};
 use crate::modules::{ModuleKind, Modules};
 use crate::names;
@@ -137,13 +138,38 @@ fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
         target.fd,
         sys::monotonic_ns() + config.deadline.as_nanos() as u64,
     );
-    let mut sink = TextSink::new(&mut writer, true);
-    begin(&mut sink, &exe, &target);
+    let mut format = FormatSink::new(config.format, &mut writer, true);
+    let sink = format.sink();
+    begin(sink, &exe, &target);
     if let Trigger::Fatal { info, regs } = trigger {
         sink.event(&Event::Fatal(fatal_event(info, regs, None)));
     }
     sink.note(b"faultdump: no memory could be mapped for the dump; stacks not shown");
     sink.end(sys::getpid());
+}
+
+/// The configured format's sink. Lives on the dump stack, where a few KiB
+/// more for the larger variant cost nothing (and a box would need the arena).
+#[allow(clippy::large_enum_variant)]
+enum FormatSink<'w> {
+    Text(TextSink<'w>),
+    Json(JsonSink<'w>),
+}
+
+impl<'w> FormatSink<'w> {
+    fn new(format: Format, writer: &'w mut Writer, secure: bool) -> FormatSink<'w> {
+        match format {
+            Format::Text => FormatSink::Text(TextSink::new(writer, secure)),
+            Format::Json => FormatSink::Json(JsonSink::new(writer, secure)),
+        }
+    }
+
+    fn sink(&mut self) -> &mut dyn Sink {
+        match self {
+            FormatSink::Text(text) => text,
+            FormatSink::Json(json) => json,
+        }
+    }
 }
 
 fn open_target(config: &Config, options: Options, exe_base: &[u8]) -> Option<Target> {
@@ -203,13 +229,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let deadline_ns = sys::monotonic_ns().saturating_add(config.deadline.as_nanos() as u64);
     let secure = config.secure || !sys::is_dumpable();
     let mut writer = Writer::new(target.fd, deadline_ns);
-    let mut text;
-    let sink: &mut dyn Sink = match config.format {
-        Format::Text | Format::Json => {
-            text = TextSink::new(&mut writer, secure);
-            &mut text
-        }
-    };
+    let mut format = FormatSink::new(config.format, &mut writer, secure);
+    let sink = format.sink();
     begin(sink, &exe, &target);
 
     let memory = Memory::new(Maps::read());

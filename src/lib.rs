@@ -19,6 +19,7 @@ mod debugfile;
 mod dump;
 mod dwarf;
 mod elf;
+mod json;
 mod memory;
 mod modules;
 mod names;

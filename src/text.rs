@@ -3,7 +3,7 @@
 use core::fmt::Write as _;
 
 use crate::output::{Line, Writer, utc_timestamp};
-use crate::sink::{Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader};
+use crate::sink::{Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader};
 use crate::unwind::{Registers, reg};
 
 pub struct TextSink<'w> {
@@ -57,6 +57,36 @@ pub fn write_timeout(line: &mut Line, period_ns: u64) {
     }
 }
 
+/// What follows `Cause: `: the cause, then (unless `secure`) the mapping that
+/// holds the address, or the nearest one. The JSON format's `cause` too.
+pub fn write_cause(line: &mut Line, cause: &Cause, secure: bool) {
+    line.push(cause.what.as_bytes());
+    let Some(m) = cause.mapping.filter(|_| !secure) else {
+        return;
+    };
+    if m.contains {
+        let _ = write!(
+            line,
+            "; 0x{:x} is in 0x{:x}-0x{:x} ",
+            m.addr, m.start, m.end
+        );
+    } else {
+        let _ = write!(
+            line,
+            "; no mapping at 0x{:x} (nearest: 0x{:x} ",
+            m.addr, m.start
+        );
+    }
+    line.push(&m.perms);
+    if !m.path.is_empty() {
+        line.byte(b' ');
+        line.escaped(m.path);
+    }
+    if !m.contains {
+        line.byte(b')');
+    }
+}
+
 impl Sink for TextSink<'_> {
     fn begin(&mut self, header: &DumpHeader) {
         let _ = write!(self.line, "faultdump: pid {} (", header.pid);
@@ -101,30 +131,8 @@ impl Sink for TextSink<'_> {
                 self.line.byte(b')');
                 self.emit();
                 if let Some(cause) = &f.cause {
-                    let _ = write!(self.line, "Cause: {}", cause.what);
-                    if let Some(m) = cause.mapping.filter(|_| !self.secure) {
-                        if m.contains {
-                            let _ = write!(
-                                self.line,
-                                "; 0x{:x} is in 0x{:x}-0x{:x} ",
-                                m.addr, m.start, m.end
-                            );
-                        } else {
-                            let _ = write!(
-                                self.line,
-                                "; no mapping at 0x{:x} (nearest: 0x{:x} ",
-                                m.addr, m.start
-                            );
-                        }
-                        self.line.push(&m.perms);
-                        if !m.path.is_empty() {
-                            self.line.byte(b' ');
-                            self.line.escaped(m.path);
-                        }
-                        if !m.contains {
-                            self.line.byte(b')');
-                        }
-                    }
+                    self.line.push(b"Cause: ");
+                    write_cause(&mut self.line, cause, self.secure);
                     self.emit();
                 }
             }
