@@ -609,19 +609,31 @@ fn stripped_program_symbolized_afterwards() {
         "{text}"
     );
 
-    // The same dump as JSON (issue 4's keys), enriched the same way.
-    let json = to_json(&dump);
-    let out = run_symbolize(&["--debug-dir", s(&debug_root), "--json"], &json);
-    let doc: Vec<&str> = out.lines().collect();
-    let functions: Vec<&str> = doc
+    // The same crash dumped as JSON (FAULTHANDLER_FORMAT=json), among
+    // other output, enriched the same way, one object per line.
+    let run = Runner::new(&prog).env("FAULTHANDLER_FORMAT", "json").run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let input = format!("unrelated output\n{}", run.stderr);
+    let out = run_symbolize(&["--debug-dir", s(&debug_root)], &input);
+    assert!(out.starts_with("unrelated output\n"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("{\"faultdump\":"))
+        .unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
+    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+    let frames = doc["threads"][0]["frames"].as_array().unwrap();
+    let functions: Vec<(&str, bool)> = frames
         .iter()
-        .filter_map(|l| l.trim().strip_prefix("\"function\": \""))
-        .map(|l| l.trim_end_matches(['"', ',']))
         .take(3)
+        .map(|f| (f["function"].as_str().unwrap(), f["inlined"].as_bool().unwrap()))
         .collect();
-    assert_eq!(functions, ["store", "prepare", "crash_here"], "{out}");
-    assert!(out.contains("\"inlined\": true"), "{out}");
-    assert!(out.contains("inline.c"), "{out}");
+    assert_eq!(
+        functions,
+        [("store", true), ("prepare", true), ("crash_here", false)],
+        "{line}"
+    );
+    assert!(frames[0]["file"].as_str().unwrap().ends_with("inline.c"), "{line}");
+    assert!(frames.iter().enumerate().all(|(i, f)| f["index"] == i), "{line}");
 }
 
 fn run_symbolize(args: &[&str], input: &str) -> String {
@@ -643,50 +655,3 @@ fn run_symbolize(args: &[&str], input: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A dump as JSON with the keys of the JSON format (frames' `ip`,
-/// `function`, `offset`, `module`, `module_offset`, `file`, `line`,
-/// `inlined`; modules' `path` and `build_id`).
-fn to_json(dump: &Dump) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "null".into());
-    let frames: Vec<String> = dump
-        .current()
-        .frames
-        .iter()
-        .map(|f| {
-            format!(
-                "{{\"ip\": {}, \"function\": {}, \"offset\": {}, \"module\": {}, \
-                 \"module_offset\": {}, \"file\": {}, \"line\": {}, \"inlined\": {}}}",
-                f.addr,
-                if f.function == "??" {
-                    "null".into()
-                } else {
-                    q(&f.function)
-                },
-                opt(f.offset.map(|o| o.to_string())),
-                q(&f.module),
-                f.module_offset,
-                opt(f.file.as_deref().map(q)),
-                opt(f.line.map(|l| l.to_string())),
-                f.inlined
-            )
-        })
-        .collect();
-    let modules: Vec<String> = dump
-        .modules
-        .iter()
-        .filter_map(|m| {
-            let (path, rest) = m.trim().split_once(' ')?.1.rsplit_once(" (build-id ")?;
-            Some(format!(
-                "{{\"path\": {}, \"build_id\": {}}}",
-                q(path),
-                q(rest.trim_end_matches(')'))
-            ))
-        })
-        .collect();
-    format!(
-        "{{\"threads\": [{{\"frames\": [{}]}}], \"modules\": [{}]}}",
-        frames.join(", "),
-        modules.join(", ")
-    )
-}
