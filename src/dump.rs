@@ -207,6 +207,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     begin(sink, &exe, &target);
 
     let memory = Memory::new(Maps::read());
+    // For the stacks of threads that are not stopped (seen through /proc):
+    // every read goes through the kernel, which fails cleanly on memory a
+    // running thread unmapped since the maps were read.
+    let unstopped_memory = Memory::new(None);
     let event = match trigger {
         Trigger::Fatal { info, regs } => Event::Fatal(fatal_event(info, regs, memory.maps())),
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
@@ -226,6 +230,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
             config.deadline,
             deadline_ns,
+            !matches!(trigger, Trigger::Fatal { .. }),
         )
     });
 
@@ -243,6 +248,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         },
         symbolizer: Symbolizer::new(&modules),
         max_frames: config.max_frames,
+        unstopped_memory: &unstopped_memory,
     };
 
     let current = match trigger {
@@ -347,6 +353,7 @@ pub struct Stacks<'a> {
     walker: Walker<'a>,
     symbolizer: Symbolizer,
     max_frames: usize,
+    unstopped_memory: &'a Memory,
 }
 
 impl Stacks<'_> {
@@ -361,9 +368,11 @@ impl Stacks<'_> {
     /// the outermost quarter (so a deep recursion still shows where it
     /// started). With `skip_own`, the library's own frames at the top are
     /// left out, with the signal trampoline right after them. With
-    /// `bp_unknown`, `regs` has no frame pointer (a thread seen through
-    /// /proc), which the walk then recovers from the stack if it needs it.
-    pub fn collect(&mut self, regs: &Registers, skip_own: bool, bp_unknown: bool) -> Collected {
+    /// `from_proc`, `regs` are what /proc/self/task/TID/syscall gave: no
+    /// frame pointer (the walk recovers it from the stack if it needs it),
+    /// and a thread that is not stopped (its stack is read through the
+    /// kernel).
+    pub fn collect(&mut self, regs: &Registers, skip_own: bool, from_proc: bool) -> Collected {
         let tail_cap = self.max_frames / 4;
         let head_cap = self.max_frames - tail_cap;
         let mut head: Vec<RawFrame> = Vec::with_capacity(head_cap);
@@ -371,7 +380,11 @@ impl Stacks<'_> {
         let mut total: u64 = 0;
         let mut skipping = skip_own;
         let modules = self.walker.modules;
-        self.walker.bp_unknown = bp_unknown;
+        self.walker.bp_unknown = from_proc;
+        let stopped_memory = self.walker.memory;
+        if from_proc {
+            self.walker.memory = self.unstopped_memory;
+        }
         self.walker.walk(regs, |f| {
             if skipping {
                 let own = modules
@@ -398,6 +411,7 @@ impl Stacks<'_> {
             total += 1;
         });
         self.walker.bp_unknown = false;
+        self.walker.memory = stopped_memory;
         // The ring's oldest entry is the one after the last overwritten.
         let shown = (head.len() + tail.len()) as u64;
         if total > shown {

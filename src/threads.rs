@@ -5,7 +5,11 @@
 //!    may show, and reads each one's state and blocked signals;
 //! 2. queues the park signal ([`crate::park`]) to every thread that can
 //!    take it, all at once, before the current thread is printed, so that
-//!    the process holds still while it is described;
+//!    the process holds still while it is described; in a dump the process
+//!    survives (user signal, timeout, API), a thread asleep in a system
+//!    call is not signalled (the call would fail with EINTR) but walked
+//!    from where the kernel says it sleeps, and signalled only if it woke
+//!    up meanwhile;
 //! 3. waits for the answers under one deadline ([`PARK_WAIT`]);
 //! 4. walks each thread's stack: from the registers a parked thread
 //!    reported, or, for a thread that cannot answer but sits in a system
@@ -48,6 +52,10 @@ struct Entry {
     /// It blocked the signal while running user code: it is signalled if
     /// it unblocks within [`LATE_WINDOW`].
     late: bool,
+    /// A dump the process survives, and the thread sleeps in this system
+    /// call: it is walked from there without a signal (which would make
+    /// the call fail with EINTR), if it is still there afterwards.
+    asleep: Option<Syscall>,
 }
 
 /// The other threads of one dump, parked (or not) and not yet printed.
@@ -78,12 +86,15 @@ enum Reason {
 
 impl Others {
     /// Lists the threads other than `exclude`, at most `limit`, and queues
-    /// the park signal to those that can take it.
+    /// the park signal to those that can take it. With `survives` (a dump
+    /// after which the process goes on), threads asleep in a system call
+    /// are left alone and walked from `/proc` instead.
     pub fn stop(
         exclude: &[i32],
         limit: usize,
         deadline: Duration,
         dump_deadline_ns: u64,
+        survives: bool,
     ) -> Others {
         let mut tids = tasks::list();
         tids.retain(|t| !exclude.contains(t));
@@ -96,6 +107,7 @@ impl Others {
                 status: tasks::status(tid),
                 signalled: false,
                 late: false,
+                asleep: None,
             })
             .filter(|e| !e.status.is_some_and(|s| s.exiting()))
             .collect();
@@ -113,7 +125,14 @@ impl Others {
             for (i, e) in entries.iter_mut().enumerate() {
                 let stopped = e.status.is_some_and(|s| matches!(s.state, b'T' | b't'));
                 let deaf = e.status.is_some_and(|s| s.blocks(sig));
-                if !stopped && !deaf {
+                let sleeping = e.status.is_some_and(|s| matches!(s.state, b'S' | b'D'));
+                if survives && sleeping && !stopped && !deaf {
+                    e.asleep =
+                        tasks::syscall(e.tid).filter(|c| matches!(c, Syscall::InCall { .. }));
+                }
+                if e.asleep.is_some() {
+                    // Walked in `print`.
+                } else if !stopped && !deaf {
                     e.signalled = park.send(i);
                     if !e.signalled {
                         // Gone since it was listed.
@@ -133,34 +152,47 @@ impl Others {
         }
     }
 
-    /// Waits for the answers, walks every stack, releases the parked
-    /// threads, then prints.
+    /// Walks the sleeping threads, waits for the answers, walks every
+    /// other stack, releases the parked threads, then prints.
     pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
+        let mut walked: Vec<Option<Result<Collected, Reason>>> =
+            (0..self.entries.len()).map(|_| None).collect();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let Some(Syscall::InCall { sp, pc, .. }) = e.asleep else {
+                continue;
+            };
+            let collected = stacks.collect(&Registers::from_pc_sp_bp(pc, sp, 0), false, true);
+            if tasks::syscall(e.tid) == e.asleep {
+                walked[i] = Some(Ok(collected));
+            } else if let Some(park) = &self.park {
+                // It woke up meanwhile: what was read may be torn.
+                e.asleep = None;
+                e.signalled = park.send(i);
+            }
+        }
         self.wait();
-        let mut walked: Vec<(i32, Result<Collected, Reason>)> =
-            Vec::with_capacity(self.entries.len());
-        for (i, e) in self.entries.iter().enumerate() {
-            if e.tid == 0 {
+        for (i, slot) in walked.iter_mut().enumerate() {
+            if slot.is_some() || self.entries[i].tid == 0 {
                 continue;
             }
-            let result = match self.answer(i) {
+            *slot = Some(match self.answer(i) {
                 Answer::Stack { regs, from_syscall } => {
                     Ok(stacks.collect(&regs, false, from_syscall))
                 }
                 Answer::Nothing(reason) => Err(reason),
-            };
-            walked.push((e.tid, result));
+            });
         }
         // Release the parked threads before the slow part (symbols).
         self.park = None;
-        for (tid, result) in &walked {
+        for (e, result) in self.entries.iter().zip(&walked) {
+            let Some(result) = result else { continue };
             if sink.stopped() {
                 break;
             }
             let mut name = [0u8; 16];
             sink.thread_begin(&ThreadHeader {
-                tid: *tid,
-                name: tasks::name(*tid, &mut name),
+                tid: e.tid,
+                name: tasks::name(e.tid, &mut name),
                 current: false,
             });
             match result {

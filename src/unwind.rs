@@ -200,24 +200,35 @@ impl Walker<'_> {
     /// A saved frame pointer that leads further up the stack (or is 0, the
     /// end of the chain) is preferred; then any.
     fn guess_frame_pointer(&self, sp: u64) -> Option<u64> {
-        const REACH: u64 = 64 * 1024;
+        const REACH: usize = 64 * 1024;
+        const PAGE: u64 = 4096;
         let start = sp.checked_next_multiple_of(8)?;
+        // The stack above sp, read a page at a time (through the kernel,
+        // for a thread that may be running) up to the end of its mapping.
+        let mut window = vec![0u8; REACH];
+        let mut len = 0;
+        while len < REACH {
+            let at = start + len as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(REACH - len);
+            if !self.memory.read(at, &mut window[len..len + n]) {
+                break;
+            }
+            len += n;
+        }
+        let word = |offset: usize| -> Option<u64> {
+            let bytes = window.get(offset..offset + 8)?;
+            Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+        };
         for strict in [true, false] {
-            let mut at = start;
-            while at < start + REACH {
-                let Some(saved) = self.memory.read_u64(at) else {
+            for offset in (0..len.saturating_sub(8)).step_by(8) {
+                let at = start + offset as u64;
+                let (Some(saved), Some(ra)) = (word(offset), word(offset + 8)) else {
                     break;
                 };
                 let chained = saved == 0 || (saved > at && saved - at < 1 << 20);
-                if (chained || !strict)
-                    && self
-                        .memory
-                        .read_u64(at + 8)
-                        .is_some_and(|ra| self.is_code(ra) && self.follows_call(ra))
-                {
+                if (chained || !strict) && self.is_code(ra) && self.follows_call(ra) {
                     return Some(at);
                 }
-                at += 8;
             }
         }
         None

@@ -327,3 +327,32 @@ fn bad_timeout_and_signal_entries_warn_and_the_rest_applies() {
     }
     assert_eq!(run.dumps().len(), 1, "USR1 still dumps");
 }
+
+#[test]
+fn a_dump_the_process_survives_does_not_interrupt_sleeping_threads() {
+    let prog = build_c(
+        "quiet_sleepers.c",
+        "quiet_sleepers",
+        &["-O0", "-g", "-pthread"],
+    );
+    let run = Runner::new(&prog).env("FAULTHANDLER_SIGNAL", "USR1").run();
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "nanosleep 0\npoll 0\nepoll_wait 0\nselect 0\nsigtimedwait 0\npause 0\n"
+    );
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    for (name, chain) in [
+        ("nanosleep", ["nano_sleep", "nano_main"]),
+        ("poll", ["poll_sleep", "poll_main"]),
+        ("epoll_wait", ["epoll_sleep", "epoll_main"]),
+        ("select", ["select_sleep", "select_main"]),
+        ("sigtimedwait", ["sigwait_sleep", "sigwait_main"]),
+        ("pause", ["pause_sleep", "pause_main"]),
+    ] {
+        let t = thread(&dump, name);
+        t.assert_chain(&chain);
+        assert_eq!(t.names().last().copied(), Some("clone3"), "{name}");
+    }
+}
