@@ -2,7 +2,7 @@
  * spins in user code (never in a system call); with argv[1] = "traced",
  * another spins while a child process holds it in a ptrace stop. A third
  * sleeps normally. main then sends itself SIGUSR1 (registered through
- * FAULTHANDLER_SIGNAL) and exits 0 after the dump. */
+ * FAULTHANDLER_SIGNAL), prints how long the dump took, and exits 0. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int ready;
@@ -81,7 +82,11 @@ int main(int argc, char **argv) {
       tracer = -1;
     }
   }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   kill(getpid(), SIGUSR1);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  printf("dump took %ld ms\n", (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
   printf("after the dump\n");
   fflush(stdout);
   if (tracer > 0) {
