@@ -22,7 +22,9 @@
 //! checked again: a program that installed its own handler on it since is
 //! left alone and another free signal is taken. Once installed, the handler
 //! stays: a signal queued to a thread that had not yet taken it must never
-//! meet the default action (which would end the process).
+//! meet the default action (which would end the process). The same signal
+//! sent by anyone else still ends the process, as it would have: the
+//! handler puts the default action back and lets it act.
 
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -95,20 +97,24 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
     None
 }
 
-extern "C" fn park_handler(_sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     let _errno = sys::ErrnoGuard::save();
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let info = unsafe { &*info };
-    // SAFETY: si_pid and si_value are valid for SI_QUEUE signals; only
-    // ours (queued by this process with SI_QUEUE) are looked at.
-    if info.si_code != libc::SI_QUEUE || unsafe { info.si_pid() } != sys::getpid() {
-        return;
-    }
-    // SAFETY: as above.
-    let value = unsafe { info.si_value().sival_ptr } as u64;
-    let cookie = (value >> 32) as u32;
-    let index = value as u32 as usize;
+    // SAFETY: si_pid and si_value are valid for SI_QUEUE signals, the
+    // only ones looked into.
+    let value = (info.si_code == libc::SI_QUEUE && unsafe { info.si_pid() } == sys::getpid())
+        .then(|| unsafe { info.si_value().sival_ptr } as u64);
+    let cookie = value.map_or(0, |v| (v >> 32) as u32);
+    let index = value.map_or(0, |v| v as u32 as usize);
     if cookie == 0 {
+        // Not ours: someone else sent this signal, which would have ended
+        // the process without us. Give it back its default action; it is
+        // delivered again when this handler returns.
+        // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+        let default: libc::sigaction = unsafe { core::mem::zeroed() };
+        sys::sigaction_set(sig, &default);
+        sys::tgkill(sys::gettid(), sig);
         return;
     }
     INSIDE.fetch_add(1, Ordering::SeqCst);

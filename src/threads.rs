@@ -168,6 +168,9 @@ impl Others {
                 // It woke up meanwhile: what was read may be torn.
                 e.asleep = None;
                 e.signalled = park.send(i);
+                if !e.signalled {
+                    e.tid = 0;
+                }
             }
         }
         self.wait();

@@ -364,3 +364,21 @@ fn a_dump_the_process_survives_does_not_interrupt_sleeping_threads() {
         assert_eq!(t.names().last().copied(), Some("clone3"), "{name}");
     }
 }
+
+#[test]
+fn the_park_signal_sent_by_someone_else_still_ends_the_process() {
+    let prog = build_c(
+        "rt_after_dump.c",
+        "rt_after_dump",
+        &["-O0", "-g", "-pthread"],
+    );
+    let run = Runner::new(&prog).env("FAULTHANDLER_SIGNAL", "USR1").run();
+    assert_eq!(run.stdout, "after the dump\n");
+    run.assert_killed_by(libc::SIGRTMAX());
+    assert_eq!(run.dumps().len(), 1);
+    let reference = Runner::new(&prog)
+        .env("FAULTHANDLER_SIGNAL", "USR1")
+        .without_library()
+        .run();
+    reference.assert_killed_by(libc::SIGUSR1);
+}
