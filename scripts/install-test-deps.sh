@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond a new Debian 12 machine with Rust, gcc,
 # g++ and python3: gdb (the reference backtraces), libc6-dbg and python3-dbg
-# (separate debug files for the DWARF tests), CPython's test suites. Installs
-# only what is missing.
+# (separate debug files for the DWARF tests), dwz (supplementary debug
+# files), CPython's test suites. Installs only what is missing.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
 [ -d /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 dpkg -s python3-dbg >/dev/null 2>&1 || need+=(python3-dbg)
+command -v dwz >/dev/null || need+=(dwz)
 [ -x /usr/bin/python3 ] || need+=(python3)
 # CPython's own test suites (tests/cpython.rs): Debian ships them apart.
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.test_faulthandler' 2>/dev/null; then

@@ -634,6 +634,69 @@ mod tests {
     }
 
     #[test]
+    fn unusable_paths_and_limits_warn() {
+        let p = env_with("/tmp/a\0b");
+        assert_eq!((p.config.output, p.warnings.len()), (Output::Stderr, 1));
+        assert!(
+            p.warnings[0].contains("'/tmp/a\\x00b'"),
+            "{}",
+            p.warnings[0]
+        );
+        let long = format!("/{}", "x".repeat(1100));
+        let p = env_with(&long);
+        assert_eq!((p.config.output, p.warnings.len()), (Output::Stderr, 1));
+        assert!(
+            p.warnings[0].ends_with("path too long"),
+            "{}",
+            p.warnings[0]
+        );
+        assert!(p.warnings[0].len() < 300, "the value is cut in the warning");
+        // A name without a slash is not a path.
+        assert_eq!(env_with("crash.log").warnings.len(), 1);
+        let env = Environment {
+            max_frames: Some(b"1000001"),
+            max_threads: Some(b"-3"),
+            deadline: Some(b"0"),
+            ..Default::default()
+        };
+        let p = parse(&env, PROC);
+        assert_eq!(p.config.max_frames, DEFAULT_MAX_FRAMES);
+        assert_eq!(p.config.max_threads, DEFAULT_MAX_THREADS);
+        assert_eq!(p.config.deadline, DEFAULT_DEADLINE);
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        let p = parse(
+            &Environment {
+                max_frames: Some(b" 1000000 "),
+                ..Default::default()
+            },
+            PROC,
+        );
+        assert_eq!(p.config.max_frames, 1_000_000);
+    }
+
+    #[test]
+    fn secure_processes_can_still_turn_it_off() {
+        let secure = Process {
+            secure: true,
+            ..PROC
+        };
+        let off = Environment {
+            faulthandler: Some(b"off"),
+            ..Default::default()
+        };
+        assert!(!parse(&off, secure).config.fatal);
+        // A bad value still warns once (stderr is where the warning goes
+        // for every process).
+        let bad = Environment {
+            faulthandler: Some(b"perhaps"),
+            ..Default::default()
+        };
+        let p = parse(&bad, secure);
+        assert!(p.config.fatal);
+        assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
     fn path_expansion() {
         let mut out = [0u8; 64];
         let n = expand_path(b"/tmp/%e-%p-%t-%%-%x%", 4242, b"app", 1700000000, &mut out).unwrap();

@@ -8,6 +8,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use crate::arena::ARENA;
 use crate::cause;
 use crate::config::{Config, Format};
+use crate::dwarf::{self, Resolver, Sources};
 use crate::memory::{Maps, Memory};
 use crate::modules::{ModuleKind, Modules};
 use crate::names;
@@ -113,15 +114,20 @@ pub fn is_dumping() -> bool {
 
 // ---- The dump --------------------------------------------------------------
 
-/// Writes one dump. The caller holds the dump lock.
+/// Writes one dump. The caller holds the dump lock. Everything, even the
+/// fixed buffers of a dump without memory (some 13 KB), runs on the dump
+/// stack: the caller may be on a program's small alternate signal stack
+/// (8 KiB, of which the kernel's signal frame takes up to 3.5 KB).
 pub fn run(config: &Config, trigger: Trigger, options: Options) {
-    if !ARENA.begin() {
-        // No memory at all: say so on the target, nothing more can be done.
-        write_without_memory(config, &trigger, options);
-        return;
-    }
-    stacks::on_dump_stack(|| write(config, &trigger, options));
-    ARENA.end();
+    stacks::on_dump_stack(|| {
+        if ARENA.begin() {
+            write(config, &trigger, options);
+            ARENA.end();
+        } else {
+            // No memory at all: say so on the target, nothing more can be done.
+            write_without_memory(config, &trigger, options);
+        }
+    });
 }
 
 fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
@@ -190,6 +196,8 @@ impl ExePath {
 }
 
 fn write(config: &Config, trigger: &Trigger, options: Options) {
+    #[cfg(feature = "selftest-unsafe-handler")]
+    crate::selftest_unsafe_call(true);
     let exe = ExePath::read();
     let Some(target) = open_target(config, options, exe.base()) else {
         return;
@@ -237,6 +245,13 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let modules = Modules::discover(&memory, exe.path());
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
+    let symbolizer = Symbolizer::new(&modules);
+    let sources = Sources::new(
+        &modules,
+        &memory,
+        &symbolizer,
+        dwarf::Budget::new(config.dwarf_budget),
+    );
     let mut stacks = Stacks {
         walker: Walker {
             unwinder: &unwinder,
@@ -246,7 +261,9 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             deadline_ns,
             bp_unknown: false,
         },
-        symbolizer: Symbolizer::new(&modules),
+        symbolizer: &symbolizer,
+        dwarf: Resolver::new(&sources, modules.list().len()),
+        dwarf_frames: Vec::new(),
         max_frames: config.max_frames,
         unstopped_memory: &unstopped_memory,
     };
@@ -348,10 +365,13 @@ pub struct Collected {
 }
 
 /// Walking and printing stacks, with what persists across threads: the
-/// framehop cache and the symbol indexes.
+/// framehop cache, the symbol indexes and the DWARF read so far.
 pub struct Stacks<'a> {
     walker: Walker<'a>,
-    symbolizer: Symbolizer,
+    symbolizer: &'a Symbolizer,
+    dwarf: Resolver<'a>,
+    /// The current frame's DWARF frames (kept to reuse the allocation).
+    dwarf_frames: Vec<dwarf::Frame>,
     max_frames: usize,
     unstopped_memory: &'a Memory,
 }
@@ -439,6 +459,9 @@ impl Stacks<'_> {
         }
     }
 
+    /// Prints one physical frame: first the calls inlined at its address
+    /// (innermost first, marked `(inlined)`), then the function itself,
+    /// each with its file and line where DWARF gives them.
     fn print_frame(&mut self, sink: &mut dyn Sink, f: &RawFrame, index: &mut usize) {
         if sink.stopped() {
             return;
@@ -457,30 +480,75 @@ impl Stacks<'_> {
                 (None, f.addr - start)
             }
         };
-        let mut name = Line::new();
-        let (function, offset) = if f.kind == FrameKind::SignalTrampoline {
-            (Some(&b"<signal handler called>"[..]), None)
-        } else {
-            match found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup)) {
-                Some(symbol) => {
-                    let offset = f.addr.wrapping_sub(symbol.start);
-                    demangle_into(symbol.name, &mut name);
-                    (Some(name.as_bytes()), Some(offset))
-                }
-                None => (None, None),
-            }
-        };
-        sink.frame(&FrameLine {
+        let mut line = FrameLine {
             index: *index,
             addr: f.addr,
-            function,
-            offset,
+            function: None,
+            offset: None,
             inlined: false,
             file: None,
             line: None,
             module,
             module_offset,
-        });
+        };
+        if f.kind == FrameKind::SignalTrampoline {
+            line.function = Some(b"<signal handler called>");
+            sink.frame(&line);
+            *index += 1;
+            return;
+        }
+        let symbol = found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup));
+        // Said before the first frame the DWARF budget leaves out.
+        let mut note = Line::new();
+        if self.dwarf.spent_note(&mut note) {
+            sink.note(note.as_bytes());
+        }
+        let mut frames = core::mem::take(&mut self.dwarf_frames);
+        if let Some((i, m)) = found {
+            let query = dwarf::Query {
+                name_function: symbol.is_none(),
+                stopped_here: *index == 0 && f.kind == FrameKind::Executing,
+            };
+            self.dwarf
+                .frames(i, lookup.wrapping_sub(m.bias), query, &mut frames);
+        }
+        let (physical, inlined) = match frames.split_last() {
+            Some((last, rest)) => (Some(last), rest),
+            None => (None, &[][..]),
+        };
+        for frame in inlined {
+            line.index = *index;
+            line.function = frame.function.as_deref();
+            line.inlined = true;
+            line.file = frame.file.as_deref();
+            line.line = (frame.line != 0).then_some(frame.line);
+            sink.frame(&line);
+            *index += 1;
+        }
+        let mut name = Line::new();
+        line.index = *index;
+        line.inlined = false;
+        match (&symbol, physical) {
+            (Some(symbol), _) => {
+                demangle_into(symbol.name, &mut name);
+                line.function = Some(name.as_bytes());
+                line.offset = Some(f.addr.wrapping_sub(symbol.start));
+            }
+            (None, Some(frame)) => {
+                line.function = frame.function.as_deref();
+                let bias = found.map_or(0, |(_, m)| m.bias);
+                line.offset = frame
+                    .function
+                    .as_ref()
+                    .and(frame.entry)
+                    .map(|entry| f.addr.wrapping_sub(entry.wrapping_add(bias)));
+            }
+            (None, None) => {}
+        }
+        line.file = physical.and_then(|p| p.file.as_deref());
+        line.line = physical.map(|p| p.line).filter(|&l| l != 0);
+        sink.frame(&line);
         *index += 1;
+        self.dwarf_frames = frames;
     }
 }

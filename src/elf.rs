@@ -323,6 +323,19 @@ impl<'a> ElfImage<'a> {
         s.data().ok()
     }
 
+    /// A section's bytes as stored, and whether they are compressed
+    /// (`SHF_COMPRESSED`: an `Elf64_Chdr` and the compressed stream).
+    pub fn stored_section(&self, name: &[u8]) -> Option<(&'a [u8], bool)> {
+        let s = self.file.section_by_name_bytes(name)?;
+        let flags = s.elf_section_header().sh_flags(LE);
+        Some((s.data().ok()?, flags.0 & elf::SHF_COMPRESSED.0 != 0))
+    }
+
+    /// `.gnu_debugaltlink` (dwz): the supplementary file's path and build-id.
+    pub fn gnu_debugaltlink(&self) -> Option<(&'a [u8], &'a [u8])> {
+        self.file.gnu_debugaltlink().ok().flatten()
+    }
+
     pub fn file(&self) -> &ElfFile64<'a, LE> {
         &self.file
     }

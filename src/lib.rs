@@ -18,6 +18,7 @@ mod cause;
 mod config;
 mod debugfile;
 mod dump;
+mod dwarf;
 mod elf;
 mod memory;
 mod modules;
@@ -43,9 +44,20 @@ mod watchdog;
 static ALLOCATOR: arena::DumpAwareAllocator = arena::DumpAwareAllocator;
 
 /// The positive control of the signal-safety test: a build with this feature
-/// calls the host's malloc from the fatal handler, which the test must catch.
+/// calls the host's allocator from the fatal handler, once on the signal
+/// stack (`malloc`) and once on the dump stack (`calloc`), which the test
+/// must both catch.
 #[cfg(feature = "selftest-unsafe-handler")]
-fn selftest_unsafe_call<T>(_: &T) {
+fn selftest_unsafe_call(on_dump_stack: bool) {
     // SAFETY: deliberately unsafe in a handler; never built outside the test.
-    unsafe { libc::free(libc::malloc(64)) };
+    // black_box: the compiler may otherwise drop an allocation that is freed
+    // unused.
+    unsafe {
+        let p = if on_dump_stack {
+            libc::calloc(1, 64)
+        } else {
+            libc::malloc(64)
+        };
+        libc::free(core::hint::black_box(p));
+    }
 }

@@ -113,10 +113,10 @@ extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc:
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let info = unsafe { &*info };
     let Some(config) = crate::startup::config() else {
-        die_as_before(sig, info);
+        die_as_before(sig, info, uc);
         return;
     };
-    if was_ignored_and_sent_by_another(sig, info) {
+    if would_be_ignored(sig, info) {
         // Without us the signal would have been ignored: so it is.
         return;
     }
@@ -124,7 +124,7 @@ extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc:
     match dump::claim(Some(sig), wait) {
         Claim::Acquired => {
             #[cfg(feature = "selftest-unsafe-handler")]
-            crate::selftest_unsafe_call(&());
+            crate::selftest_unsafe_call(false);
             // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
             let regs = unsafe { Registers::from_ucontext(uc) };
             dump::run(config, Trigger::Fatal { info, regs }, fatal_options(config));
@@ -136,7 +136,7 @@ extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc:
         }
         Claim::Declined => {}
     }
-    die_as_before(sig, info);
+    die_as_before(sig, info, uc);
 }
 
 /// Where the fatal dump goes: set by `faultdump_enable` (see [`crate::capi`]).
@@ -144,33 +144,63 @@ fn fatal_options(_config: &Config) -> Options {
     crate::capi::fatal_options()
 }
 
-fn was_ignored_and_sent_by_another(sig: i32, info: &libc::siginfo_t) -> bool {
-    // SAFETY: si_pid is valid for signals sent by a process (si_code <= 0).
-    let sender = if info.si_code <= 0 {
-        unsafe { info.si_pid() }
-    } else {
-        0
-    };
-    info.si_code <= 0
-        && sender != sys::getpid()
-        && previous(sig).is_some_and(|p| p.sa_sigaction == libc::SIG_IGN)
+/// A signal the kernel raised for the thread (a fault, `int3`, a seccomp
+/// trap: `si_code > 0`) is forced through: a `SIG_IGN` or a blocked mask
+/// does not stop it. Only one a process sent (`si_code <= 0`) can be
+/// ignored, whoever sent it.
+fn is_forced(info: &libc::siginfo_t) -> bool {
+    info.si_code > 0
 }
 
-/// Restores the earlier disposition and lets the signal act again.
-fn die_as_before(sig: i32, info: &libc::siginfo_t) {
-    if let Some(previous) = previous(sig) {
-        sys::sigaction_set(sig, &previous);
-    } else {
-        set_default(sig);
+/// Whether the disposition found before ours would have ignored the signal.
+/// One exception: SIGABRT the process sent itself is dumped, because that
+/// is `abort()`, which resets SIGABRT to SIG_DFL and raises it again when
+/// the first raise is ignored (the process dies either way).
+fn would_be_ignored(sig: i32, info: &libc::siginfo_t) -> bool {
+    if is_forced(info) || previous(sig).is_none_or(|p| p.sa_sigaction != libc::SIG_IGN) {
+        return false;
     }
-    let repeats_by_itself = info.si_code > 0
-        && info.si_code != 0x80
-        && !matches!(sig, libc::SIGABRT | libc::SIGTRAP | libc::SIGSYS);
-    let gp_fault = sig == libc::SIGSEGV && info.si_code == 0x80;
-    if !(repeats_by_itself || gp_fault) {
-        // Pending until this handler returns and unblocks it.
-        sys::tgkill(sys::gettid(), sig);
+    // SAFETY: si_pid is valid for signals sent by a process (si_code <= 0).
+    let sender = unsafe { info.si_pid() };
+    !(sig == libc::SIGABRT && sender == sys::getpid())
+}
+
+/// Whether returning from the handler raises the signal again by itself:
+/// a hardware fault re-executes the faulting instruction. Not so for
+/// signals that were sent, for `int3` (SIGTRAP, the pc is past it), seccomp
+/// (SIGSYS, the system call is skipped) and an action-optional machine
+/// check (SIGBUS `BUS_MCEERR_AO`, reported asynchronously).
+fn repeats_on_return(sig: i32, code: i32) -> bool {
+    const BUS_MCEERR_AO: i32 = 5;
+    code > 0
+        && !matches!(sig, libc::SIGABRT | libc::SIGTRAP | libc::SIGSYS)
+        && !(sig == libc::SIGBUS && code == BUS_MCEERR_AO)
+}
+
+/// Restores the earlier disposition and lets the signal act again, as it
+/// would have without us: a forced signal whose disposition was SIG_IGN
+/// gets SIG_DFL (what the kernel does when it forces one), and a signal
+/// sent again is unblocked in the context the handler returns to, so that
+/// it acts at once even when the interrupted code had it blocked (a
+/// `sigsuspend`, `pselect` or `ppoll` with a mask: the kernel restores the
+/// caller's mask on return).
+fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
+    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
+        action.sa_sigaction = libc::SIG_DFL;
     }
+    sys::sigaction_set(sig, &action);
+    if repeats_on_return(sig, info.si_code) {
+        return;
+    }
+    if action.sa_sigaction == libc::SIG_DFL && !uc.is_null() {
+        // SAFETY: uc is the ucontext_t the kernel passed to this handler;
+        // the mask in it is what the thread's mask becomes on return.
+        unsafe { libc::sigdelset(&mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask, sig) };
+    }
+    // Pending until this handler returns and unblocks it.
+    sys::tgkill(sys::gettid(), sig);
 }
 
 fn set_default(sig: i32) {
@@ -186,15 +216,57 @@ fn fault_in_dump(sig: i32) {
         0 => sig,
         s => s,
     };
-    let mut line = crate::output::Line::new();
-    line.push(b"faultdump: the dump itself failed with SIG");
-    line.push(names::signal_abbrev(sig).unwrap_or("?").as_bytes());
-    line.push(b"; ending the process\n");
-    // SAFETY: writing our own buffer to fd 2; failure is irrelevant here.
-    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    // One writev of three static pieces: no buffer on the signal stack,
+    // which may be a program's small one.
+    let parts: [&[u8]; 3] = [
+        b"faultdump: the dump itself failed with SIG",
+        names::signal_abbrev(sig).unwrap_or("?").as_bytes(),
+        b"; ending the process\n",
+    ];
+    let iov = parts.map(|p| libc::iovec {
+        iov_base: p.as_ptr().cast_mut().cast(),
+        iov_len: p.len(),
+    });
+    if crate::output::stderr_usable() {
+        // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
+        unsafe { libc::writev(2, iov.as_ptr(), iov.len() as i32) };
+    }
     set_default(original);
     set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));
     sys::tgkill(sys::gettid(), original);
     // A hardware fault that gets here re-faults into the default action.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_signals_repeat_on_return() {
+        // Hardware faults re-execute the instruction, SI_KERNEL (a general
+        // protection fault) included.
+        for (sig, code) in [
+            (libc::SIGSEGV, 1),
+            (libc::SIGSEGV, 0x80),
+            (libc::SIGBUS, 2),
+            (libc::SIGFPE, 1),
+            (libc::SIGILL, 2),
+        ] {
+            assert!(repeats_on_return(sig, code), "{sig}/{code}");
+        }
+        // Sent signals, abort, int3, seccomp and an asynchronous machine
+        // check do not: they are sent again.
+        for (sig, code) in [
+            (libc::SIGSEGV, libc::SI_USER),
+            (libc::SIGSEGV, libc::SI_TKILL),
+            (libc::SIGABRT, libc::SI_TKILL),
+            (libc::SIGTRAP, 0x80),
+            (libc::SIGTRAP, 1),
+            (libc::SIGSYS, 1),
+            (libc::SIGBUS, 5),
+        ] {
+            assert!(!repeats_on_return(sig, code), "{sig}/{code}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! is a complete ELF image in memory and is read there. An address is named
 //! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
 
+use core::cell::OnceCell;
 use core::fmt::Write as _;
 
 use object::elf;
@@ -27,11 +28,6 @@ pub struct Symbol<'a> {
     pub start: u64,
 }
 
-enum State {
-    Unloaded,
-    Loaded(Box<Loaded>),
-}
-
 /// What a dump found for one module. The index borrows from the mappings,
 /// which are kept (and unmapped) together with it.
 struct Loaded {
@@ -42,32 +38,28 @@ struct Loaded {
     debug: Option<sys::Mapping>,
 }
 
-/// Per-module symbol indexes, loaded on demand during one dump.
+/// Per-module symbol indexes, loaded on demand during one dump. Each module
+/// is loaded once and then kept unchanged, so what it lends out (symbol
+/// names, the mapped files) lives as long as the `Symbolizer`.
 pub struct Symbolizer {
-    states: Vec<State>,
+    states: Vec<OnceCell<Box<Loaded>>>,
 }
 
 impl Symbolizer {
     pub fn new(modules: &Modules) -> Symbolizer {
         Symbolizer {
-            states: modules.list().iter().map(|_| State::Unloaded).collect(),
+            states: modules.list().iter().map(|_| OnceCell::new()).collect(),
         }
     }
 
-    fn loaded(&mut self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
-        if matches!(self.states[index], State::Unloaded) {
-            self.states[index] = State::Loaded(Box::new(load(modules.get(index), memory)));
-        }
-        match &self.states[index] {
-            State::Loaded(loaded) => loaded,
-            State::Unloaded => unreachable!("loaded above"),
-        }
+    fn loaded(&self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
+        self.states[index].get_or_init(|| Box::new(load(modules.get(index), memory)))
     }
 
     /// The symbol holding `addr` (a lookup address: already minus one for
     /// return addresses) in module `index`.
     pub fn lookup(
-        &mut self,
+        &self,
         modules: &Modules,
         memory: &Memory,
         index: usize,
@@ -88,7 +80,7 @@ impl Symbolizer {
     /// The module's verified file and separate debug file, mapped, for the
     /// debug-information reader.
     pub fn files(
-        &mut self,
+        &self,
         modules: &Modules,
         memory: &Memory,
         index: usize,
@@ -156,7 +148,7 @@ fn load(module: &Module, memory: &Memory) -> Loaded {
 
 /// Opens and maps a file, and keeps it only if its build-id matches the
 /// loaded image's (a file replaced since start is not trusted).
-fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
     let mut cpath = [0u8; debugfile::MAX_PATH + 1];
     if path.len() >= debugfile::MAX_PATH || path.contains(&0) {
         return None;
@@ -232,8 +224,10 @@ fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'stat
 }
 
 /// Writes a symbol name demangled (Rust without the hash, as gdb shows it;
-/// C++ as `c++filt` does), else as it is. Demangled C++ names are built in
-/// the dump's arena.
+/// C++ as `c++filt` does but without a template function's return type, so
+/// that every name starts with the function's own qualified name, as gdb
+/// shows it from debug information), else as it is. Demangled C++ names
+/// are built in the dump's arena.
 pub fn demangle_into(name: &[u8], out: &mut Line) {
     if let Ok(text) = core::str::from_utf8(name)
         && let Ok(rust) = rustc_demangle::try_demangle(text)
@@ -243,7 +237,8 @@ pub fn demangle_into(name: &[u8], out: &mut Line) {
     }
     if name.starts_with(b"_Z")
         && let Ok(symbol) = cpp_demangle::Symbol::new(name)
-        && let Ok(text) = symbol.demangle()
+        && let Ok(text) =
+            symbol.demangle_with_options(&cpp_demangle::DemangleOptions::new().no_return_type())
     {
         out.push(text.as_bytes());
         return;
@@ -269,6 +264,15 @@ mod tests {
         );
         assert_eq!(demangled("_RNvCs1234_4demo6level3"), "demo::level3");
         assert_eq!(demangled("_ZN2ns3BoxIiE5crashEv"), "ns::Box<int>::crash()");
+        // A template function: no return type in front of its name.
+        assert_eq!(
+            demangled("_ZN2ns3runIiEEvRNS_5ThingIT_EE"),
+            "ns::run<int>(ns::Thing<int>&)"
+        );
+        // C++ functions whose mangling looks like a Rust legacy path.
+        assert_eq!(demangled("_ZN3foo3barEv"), "foo::bar()");
+        assert_eq!(demangled("_ZN3foo3barEi"), "foo::bar(int)");
+        assert_eq!(demangled("_ZN2ns5applyIiEEvT_"), "ns::apply<int>(int)");
         assert_eq!(demangled("main"), "main");
         assert_eq!(demangled("_Zgarbage"), "_Zgarbage");
     }
@@ -277,7 +281,7 @@ mod tests {
     fn names_functions_of_this_process() {
         let memory = Memory::new(crate::memory::Maps::read());
         let modules = Modules::discover(&memory, b"/proc/self/exe");
-        let mut symbolizer = Symbolizer::new(&modules);
+        let symbolizer = Symbolizer::new(&modules);
         let abort = libc::abort as *const () as u64;
         let (i, _) = modules.find(abort).unwrap();
         let s = symbolizer.lookup(&modules, &memory, i, abort + 2).unwrap();

@@ -177,7 +177,14 @@ impl Sink for TextSink<'_> {
             Some(path) => self.line.escaped(path),
             None => self.line.push(b"[anonymous]"),
         }
-        let _ = write!(self.line, "+0x{:x})", f.module_offset);
+        // Where no mapping holds the address, the offset is the address
+        // itself: not shown in a secure dump.
+        let module_offset = if self.secure && f.module.is_none() {
+            0
+        } else {
+            f.module_offset
+        };
+        let _ = write!(self.line, "+0x{module_offset:x})");
         self.emit();
     }
 

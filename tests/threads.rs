@@ -14,7 +14,7 @@ fn thread<'d>(dump: &'d Dump, name: &str) -> &'d Thread {
         .unwrap_or_else(|| panic!("no thread named {name} in:\n{}", dump.text()))
 }
 
-/// The five waiting threads of threads.c, each with its own two functions.
+/// The five waiting threads of waiting_threads.c, each with its own two functions.
 fn assert_waiting_threads(dump: &Dump) {
     for (name, chain) in [
         ("sleeper", ["sleeper_wait", "sleeper_main"]),
@@ -43,7 +43,11 @@ fn assert_waiting_threads(dump: &Dump) {
 
 #[test]
 fn fatal_dump_shows_every_waiting_thread() {
-    let prog = build_c("threads.c", "threads-O0", &["-O0", "-g", "-pthread"]);
+    let prog = build_c(
+        "waiting_threads.c",
+        "waiting_threads-O0",
+        &["-O0", "-g", "-pthread"],
+    );
     let run = Runner::new(&prog).arg("fatal").run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = run.dump();
@@ -56,8 +60,8 @@ fn fatal_dump_shows_every_waiting_thread() {
 fn user_signal_dump_shows_every_thread_and_the_program_goes_on() {
     for opt in ["-O0", "-O2"] {
         let prog = build_c(
-            "threads.c",
-            &format!("threads{opt}"),
+            "waiting_threads.c",
+            &format!("waiting_threads{opt}"),
             &[opt, "-g", "-pthread"],
         );
         let run = Runner::new(&prog)
@@ -306,7 +310,11 @@ fn a_forked_child_gets_its_own_watchdog() {
 
 #[test]
 fn bad_timeout_and_signal_entries_warn_and_the_rest_applies() {
-    let prog = build_c("threads.c", "threads-O0", &["-O0", "-g", "-pthread"]);
+    let prog = build_c(
+        "waiting_threads.c",
+        "waiting_threads-O0",
+        &["-O0", "-g", "-pthread"],
+    );
     let run = Runner::new(&prog)
         .arg("signal")
         .env("FAULTHANDLER_SIGNAL", "KILL,SEGV,BOGUS,32,USR1")

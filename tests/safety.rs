@@ -1,0 +1,281 @@
+//! Signal safety, proven on real crashes: an interposer preloaded after the
+//! library (tests/programs/sigsafety_interposer.c) wraps every handler the
+//! library installs and logs each call of malloc & co., stdio, mutexes, the
+//! loader and backtrace() made while one runs, on whatever stack. Every
+//! crash below must log none. The positive control, a build of the library
+//! whose handler calls malloc (signal stack) and calloc (dump stack), must
+//! log both.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+fn interposer() -> PathBuf {
+    build_c(
+        "sigsafety_interposer.c",
+        "sigsafety_interposer.so",
+        &["-O2", "-g", "-shared", "-fPIC", "-Wall", "-Werror"],
+    )
+}
+
+/// The library built with `selftest-unsafe-handler`, in its own target
+/// directory, cheaply (no LTO, little optimisation): built once per run.
+fn unsafe_library() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = root().join("target/selftest");
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--release",
+                    "--features",
+                    "selftest-unsafe-handler",
+                ])
+                .current_dir(root())
+                .env("CARGO_TARGET_DIR", &target)
+                .env("CARGO_PROFILE_RELEASE_LTO", "false")
+                .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+                .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+                .status()
+                .expect("cargo");
+            assert!(status.success(), "building the positive-control library");
+            target.join("release/libfaultdump.so")
+        })
+        .clone()
+}
+
+/// What the interposer saw during one run.
+struct Log {
+    text: String,
+}
+
+impl Log {
+    fn lines(&self, kind: &str) -> Vec<&str> {
+        self.text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{kind} ")))
+            .collect()
+    }
+}
+
+/// Runs `prog args` with `library` then the interposer preloaded.
+fn run_checked(library: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, Log) {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigsafety-{}-{n}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log_path);
+    let mut runner = Runner::new(prog)
+        .args(args)
+        .preload(&format!("{} {}", library.display(), interposer().display()))
+        .env("SIGSAFETY_LOG", &log_path)
+        .timeout(Duration::from_secs(30));
+    for (k, v) in env {
+        runner = runner.env(k, v);
+    }
+    let run = runner.run();
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&log_path);
+    (run, Log { text })
+}
+
+/// The crash dumped, the process died by `sig`, the interposer wrapped the
+/// library's handlers and saw one run, and nothing unsafe was called.
+fn assert_safe(what: &str, run: &Run, log: &Log, sig: i32) {
+    run.assert_killed_by(sig);
+    let dump = run.dump();
+    assert!(dump.complete, "{what}: incomplete dump:\n{}", run.stderr);
+    for s in [4, 5, 6, 7, 8, 11, 31] {
+        assert!(
+            log.lines("wrapped")
+                .iter()
+                .any(|l| l.contains(&format!("sig={s} "))),
+            "{what}: the interposer did not wrap the handler of signal {s}:\n{}",
+            log.text
+        );
+    }
+    assert!(
+        log.lines("entered")
+            .iter()
+            .any(|l| l.contains(&format!("sig={sig} "))),
+        "{what}: the interposer did not see the handler run:\n{}",
+        log.text
+    );
+    assert!(
+        log.lines("unsafe").is_empty(),
+        "{what}: unsafe calls in the handler:\n{}",
+        log.text
+    );
+}
+
+#[test]
+fn no_unsafe_call_in_any_dump() {
+    let lib = lib_path();
+    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let threads = build_c("threads.c", "threads", &["-O0", "-g", "-pthread"]);
+    let plugin = build_c(
+        "plugin.c",
+        "libplugin.so",
+        &["-O0", "-g", "-shared", "-fPIC"],
+    );
+    let plugin = plugin.to_string_lossy().into_owned();
+    let exception = build_cpp("exception.cpp", "exception", &["-O0", "-g"]);
+    let rust = build_rust("rust_panic.rs", "rust_panic", &["-C", "panic=abort", "-g"]);
+    let file_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigsafety-files-{}", std::process::id()));
+    std::fs::create_dir_all(&file_dir).unwrap();
+    let file_template = file_dir.join("dump-%p.log").to_string_lossy().into_owned();
+
+    type Case<'a> = (
+        &'a str,
+        &'a Path,
+        Vec<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        i32,
+    );
+    let cases: Vec<Case> = vec![
+        ("segv", &faults, vec!["segv"], vec![], libc::SIGSEGV),
+        ("fpe", &faults, vec!["fpe"], vec![], libc::SIGFPE),
+        ("abrt", &faults, vec!["abrt"], vec![], libc::SIGABRT),
+        ("bus", &faults, vec!["bus"], vec![], libc::SIGBUS),
+        ("ill", &faults, vec!["ill"], vec![], libc::SIGILL),
+        ("trap", &faults, vec!["trap"], vec![], libc::SIGTRAP),
+        ("sys", &faults, vec!["sys"], vec![], libc::SIGSYS),
+        (
+            "kill",
+            &faults,
+            vec!["kill"],
+            vec![("FAULTS_SIGNAL", "7")],
+            libc::SIGBUS,
+        ),
+        ("overflow", &faults, vec!["overflow"], vec![], libc::SIGSEGV),
+        (
+            "bad pointer",
+            &faults,
+            vec!["bad-pointer"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "smashed stack",
+            &faults,
+            vec!["smash"],
+            vec![("FAULTS_SMASH", "1")],
+            libc::SIGSEGV,
+        ),
+        (
+            "inside another handler",
+            &faults,
+            vec!["reraise"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "stdout locked",
+            &faults,
+            vec!["flockfile"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        ("C++ exception", &exception, vec![], vec![], libc::SIGABRT),
+        ("Rust panic", &rust, vec![], vec![], libc::SIGABRT),
+        (
+            "dlopen'ed library",
+            &threads,
+            vec!["plugin", &plugin],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "constructor of a dlopen'ed library",
+            &threads,
+            vec!["plugin", &plugin],
+            vec![("PLUGIN_CRASH_IN_CTOR", "1")],
+            libc::SIGSEGV,
+        ),
+        (
+            "eight threads",
+            &threads,
+            vec!["eight"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "locked malloc",
+            &threads,
+            vec!["locked-malloc"],
+            vec![],
+            libc::SIGABRT,
+        ),
+        (
+            "malloc loop",
+            &threads,
+            vec!["malloc-loop"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "stdio loop",
+            &threads,
+            vec!["stdio-loop"],
+            vec![],
+            libc::SIGSEGV,
+        ),
+        (
+            "dlopen loop",
+            &threads,
+            vec!["dlopen-loop", &plugin],
+            vec![],
+            libc::SIGSEGV,
+        ),
+    ];
+    for (what, prog, args, env, sig) in &cases {
+        let (run, log) = run_checked(&lib, prog, args, env);
+        assert_safe(what, &run, &log, *sig);
+    }
+
+    // A dump to a file (opened in the handler).
+    let (run, log) = run_checked(
+        &lib,
+        &faults,
+        &["segv"],
+        &[("FAULTHANDLER", &file_template)],
+    );
+    run.assert_killed_by(libc::SIGSEGV);
+    let text = std::fs::read_to_string(file_dir.join(format!("dump-{}.log", run.pid))).unwrap();
+    assert!(parse_dumps(&text)[0].complete);
+    assert!(
+        log.lines("entered").len() == 1 && log.lines("unsafe").is_empty(),
+        "{}",
+        log.text
+    );
+    let _ = std::fs::remove_dir_all(&file_dir);
+}
+
+/// The same check on a library that does call malloc in its handler must
+/// report it, on the signal stack and on the dump stack: the interposer
+/// sees the library's own calls, wherever the handler runs.
+#[test]
+fn positive_control_catches_malloc_in_the_handler() {
+    let lib = unsafe_library();
+    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let (run, log) = run_checked(&lib, &faults, &["segv"], &[]);
+    run.assert_killed_by(libc::SIGSEGV);
+    assert!(run.dump().complete, "{}", run.stderr);
+    let unsafe_calls = log.lines("unsafe");
+    for call in ["malloc", "calloc"] {
+        assert!(
+            unsafe_calls
+                .iter()
+                .any(|l| l.starts_with(&format!("unsafe {call} sig=11 "))),
+            "the positive control's {call} was not caught:\n{}",
+            log.text
+        );
+    }
+}
