@@ -316,6 +316,10 @@ pub fn parse_user_signal(entry: &[u8], process: Process) -> Result<UserSignal, &
     if FATAL_SIGNALS.contains(&signum) {
         return Err("fatal signals are handled by FAULTHANDLER, not registered");
     }
+    if signum > 31 && signum < process.sigrtmin {
+        // glibc's own: thread cancellation and set*id in every thread.
+        return Err("reserved by the C library");
+    }
     Ok(UserSignal { signum, chain })
 }
 
@@ -582,6 +586,8 @@ mod tests {
         assert!(sig("USR1:often").is_err());
         assert!(sig("0").is_err());
         assert!(sig("65").is_err());
+        assert_eq!(sig("32"), Err("reserved by the C library"));
+        assert!(sig("33").is_err());
     }
 
     #[test]

@@ -21,7 +21,9 @@ use crate::stacks;
 use crate::symbols::{Symbolizer, demangle_into};
 use crate::sys;
 use crate::text::TextSink;
+use crate::threads::Others;
 use crate::unwind::{FrameKind, NativeCache, RawFrame, Registers, Walker};
+use crate::watchdog;
 
 /// Why a dump is written, with what it needs to describe the current thread.
 pub enum Trigger<'a> {
@@ -234,6 +236,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     begin(sink, &exe, &target);
 
     let memory = Memory::new(Maps::read());
+    // For the stacks of threads that are not stopped (seen through /proc):
+    // every read goes through the kernel, which fails cleanly on memory a
+    // running thread unmapped since the maps were read.
+    let unstopped_memory = Memory::new(None);
     let event = match trigger {
         Trigger::Fatal { info, regs } => Event::Fatal(fatal_event(info, regs, memory.maps())),
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
@@ -244,6 +250,18 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     };
     sink.event(&event);
     sink.flush();
+
+    // Stop the other threads first, so that the process holds still while
+    // it is described.
+    let others = options.all_threads.then(|| {
+        Others::stop(
+            &[sys::gettid(), watchdog::tid()],
+            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
+            config.deadline,
+            deadline_ns,
+            !matches!(trigger, Trigger::Fatal { .. }),
+        )
+    });
 
     let modules = Modules::discover(&memory, exe.path());
     let unwinder = modules.unwinder();
@@ -262,11 +280,13 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             memory: &memory,
             modules: &modules,
             deadline_ns,
+            bp_unknown: false,
         },
         symbolizer: &symbolizer,
         dwarf: Resolver::new(&sources, modules.list().len()),
         dwarf_frames: Vec::new(),
         max_frames: config.max_frames,
+        unstopped_memory: &unstopped_memory,
     };
 
     let current = match trigger {
@@ -285,7 +305,9 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         sink.thread_end();
         sink.flush();
     }
-    let _ = options.all_threads;
+    if let Some(others) = others {
+        others.print(&mut stacks, sink);
+    }
 
     if let Trigger::Fatal { regs, .. } = trigger {
         sink.registers(regs);
@@ -355,24 +377,43 @@ fn sigsys_number(info: &libc::siginfo_t) -> i64 {
     i64::from(unsafe { base.add(24).cast::<i32>().read_unaligned() })
 }
 
+/// The frames of one thread kept for printing: the innermost ones, how
+/// many were left out, and the outermost ones.
+pub struct Collected {
+    head: Vec<RawFrame>,
+    omitted: u64,
+    tail: Vec<RawFrame>,
+}
+
 /// Walking and printing stacks, with what persists across threads: the
 /// framehop cache, the symbol indexes and the DWARF read so far.
-struct Stacks<'a> {
+pub struct Stacks<'a> {
     walker: Walker<'a>,
     symbolizer: &'a Symbolizer,
     dwarf: Resolver<'a>,
     /// The current frame's DWARF frames (kept to reuse the allocation).
     dwarf_frames: Vec<dwarf::Frame>,
     max_frames: usize,
+    unstopped_memory: &'a Memory,
 }
 
 impl Stacks<'_> {
-    /// Prints one thread's frames, innermost first, cut in the middle when
-    /// there are more than `max_frames` (the outermost quarter is kept, so a
-    /// deep recursion still shows where it started). With `skip_own`, the
-    /// library's own frames at the top are left out, with the signal
-    /// trampoline right after them.
+    /// Prints one thread's frames, innermost first (see [`Stacks::collect`]).
     fn print(&mut self, sink: &mut dyn Sink, regs: &Registers, skip_own: bool) {
+        let collected = self.collect(regs, skip_own, false);
+        self.print_collected(sink, &collected);
+    }
+
+    /// Walks one thread's stack and keeps the frames to show: all of them,
+    /// or, when there are more than `max_frames`, the innermost ones and
+    /// the outermost quarter (so a deep recursion still shows where it
+    /// started). With `skip_own`, the library's own frames at the top are
+    /// left out, with the signal trampoline right after them. With
+    /// `from_proc`, `regs` are what /proc/self/task/TID/syscall gave: no
+    /// frame pointer (the walk recovers it from the stack if it needs it),
+    /// and a thread that is not stopped (its stack is read through the
+    /// kernel).
+    pub fn collect(&mut self, regs: &Registers, skip_own: bool, from_proc: bool) -> Collected {
         let tail_cap = self.max_frames / 4;
         let head_cap = self.max_frames - tail_cap;
         let mut head: Vec<RawFrame> = Vec::with_capacity(head_cap);
@@ -380,6 +421,11 @@ impl Stacks<'_> {
         let mut total: u64 = 0;
         let mut skipping = skip_own;
         let modules = self.walker.modules;
+        self.walker.bp_unknown = from_proc;
+        let stopped_memory = self.walker.memory;
+        if from_proc {
+            self.walker.memory = self.unstopped_memory;
+        }
         self.walker.walk(regs, |f| {
             if skipping {
                 let own = modules
@@ -405,24 +451,32 @@ impl Stacks<'_> {
             }
             total += 1;
         });
-        let mut index = 0;
-        for f in &head {
-            self.print_frame(sink, f, &mut index);
-        }
+        self.walker.bp_unknown = false;
+        self.walker.memory = stopped_memory;
+        // The ring's oldest entry is the one after the last overwritten.
         let shown = (head.len() + tail.len()) as u64;
         if total > shown {
-            sink.frames_omitted(total - shown);
-            index += (total - shown) as usize;
+            let start = ((total - head_cap as u64) % tail_cap.max(1) as u64) as usize;
+            tail.rotate_left(start);
         }
-        // The ring's oldest entry is the one after the last overwritten.
-        let start = if total > shown {
-            ((total - head_cap as u64) % tail_cap.max(1) as u64) as usize
-        } else {
-            0
-        };
-        for i in 0..tail.len() {
-            let f = tail[(start + i) % tail.len()];
-            self.print_frame(sink, &f, &mut index);
+        Collected {
+            head,
+            omitted: total - shown,
+            tail,
+        }
+    }
+
+    pub fn print_collected(&mut self, sink: &mut dyn Sink, c: &Collected) {
+        let mut index = 0;
+        for f in &c.head {
+            self.print_frame(sink, f, &mut index);
+        }
+        if c.omitted > 0 {
+            sink.frames_omitted(c.omitted);
+            index += c.omitted as usize;
+        }
+        for f in &c.tail {
+            self.print_frame(sink, f, &mut index);
         }
     }
 

@@ -13,6 +13,7 @@
 //!   to the crash arena, see [`arena`]), no lock, no stdio, no loader call.
 
 mod arena;
+mod capi;
 mod cause;
 mod config;
 mod debugfile;
@@ -24,6 +25,7 @@ mod memory;
 mod modules;
 mod names;
 mod output;
+mod park;
 mod signals;
 mod sink;
 mod stacks;
@@ -31,8 +33,13 @@ mod startup;
 mod symbols;
 mod sys;
 mod syscalls;
+mod tasks;
 mod text;
+mod threads;
+mod threadstart;
 mod unwind;
+mod usersignal;
+mod watchdog;
 
 #[global_allocator]
 static ALLOCATOR: arena::DumpAwareAllocator = arena::DumpAwareAllocator;

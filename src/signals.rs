@@ -139,11 +139,9 @@ extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc:
     die_as_before(sig, info, uc);
 }
 
+/// Where the fatal dump goes: set by `faultdump_enable` (see [`crate::capi`]).
 fn fatal_options(_config: &Config) -> Options {
-    Options {
-        fd: None,
-        all_threads: true,
-    }
+    crate::capi::fatal_options()
 }
 
 /// A signal the kernel raised for the thread (a fault, `int3`, a seccomp

@@ -29,26 +29,65 @@ pub fn ensure_altstack() -> Option<usize> {
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return None;
     }
-    let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;
-    // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-    unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
+    let base = match pool_take() {
+        Some(base) => base,
+        None => {
+            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;
+            // SAFETY: the lowest page of our own fresh mapping becomes a guard.
+            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
+            let base = map.ptr as usize;
+            core::mem::forget(map);
+            base
+        }
+    };
     let stack = libc::stack_t {
-        // SAFETY: within the mapping.
-        ss_sp: unsafe { map.ptr.add(GUARD) }.cast(),
+        ss_sp: (base + GUARD) as *mut libc::c_void,
         ss_flags: 0,
         ss_size: ALTSTACK_SIZE,
     };
     // SAFETY: stack describes memory that stays mapped while in use.
     if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } != 0 {
+        free_altstack(base);
         return None;
     }
-    let base = map.ptr as usize;
-    core::mem::forget(map);
     Some(base)
 }
 
-/// Disables and unmaps an alternate stack made by [`ensure_altstack`], if it
-/// is still the calling thread's.
+/// Alternate stacks of ended threads, kept for the next threads: a thread
+/// then starts with one `sigaltstack` call instead of `mmap` + `mprotect`,
+/// and ends without a `munmap` (which interrupts every CPU running the
+/// process to flush its TLB). At most this many are kept (about 4 MiB of
+/// address space, of which only pages a handler once touched are memory).
+const POOL_SIZE: usize = 64;
+/// Each slot holds a stack's mapping base, or 0. A stack moves in or out
+/// of a slot by compare-and-swap, so each has one owner at a time.
+static POOL: [AtomicUsize; POOL_SIZE] = [const { AtomicUsize::new(0) }; POOL_SIZE];
+
+fn pool_take() -> Option<usize> {
+    POOL.iter().find_map(|slot| {
+        let base = slot.load(Ordering::Relaxed);
+        (base != 0
+            && slot
+                .compare_exchange(base, 0, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok())
+        .then_some(base)
+    })
+}
+
+/// Keeps a stack no thread uses any more for the next thread, or unmaps it.
+fn free_altstack(base: usize) {
+    let kept = POOL.iter().any(|slot| {
+        slot.compare_exchange(0, base, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    });
+    if !kept {
+        // SAFETY: the mapping was made by ensure_altstack and nothing uses it.
+        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + GUARD) };
+    }
+}
+
+/// Disables an alternate stack made by [`ensure_altstack`], if it is still
+/// the calling thread's, and keeps it for another thread or unmaps it.
 pub fn release_altstack(base: usize) {
     // SAFETY: a null new stack only queries.
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
@@ -62,10 +101,9 @@ pub fn release_altstack(base: usize) {
         ss_flags: libc::SS_DISABLE,
         ss_size: 0,
     };
-    // SAFETY: disabling the thread's alternate stack, then unmapping it.
-    unsafe {
-        libc::sigaltstack(&off, core::ptr::null_mut());
-        libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + GUARD);
+    // SAFETY: disabling the thread's alternate stack; it is then unused.
+    if unsafe { libc::sigaltstack(&off, core::ptr::null_mut()) } == 0 {
+        free_altstack(base);
     }
 }
 

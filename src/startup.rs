@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::config::{self, Config, Environment, Process};
-use crate::{modules, output, signals, stacks, sys};
+use crate::{modules, output, signals, stacks, sys, threadstart, usersignal, watchdog};
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -70,7 +70,30 @@ fn init() {
     if config.fatal {
         stacks::ensure_altstack();
         signals::install_fatal(None);
+        threadstart::init();
     }
+    for s in &config.signals {
+        let refused = usersignal::refusal(s.signum).or_else(|| {
+            (!usersignal::register(s.signum, None, true, s.chain))
+                .then_some("the handler could not be installed")
+        });
+        if let Some(why) = refused {
+            warn_signal(s.signum, why);
+        }
+    }
+    if let Some(t) = config.timeout
+        && !watchdog::arm(t.period, t.repeat, t.exit, None)
+    {
+        let line = "faultdump: FAULTHANDLER_TIMEOUT: the watchdog thread could not be created\n";
+        // SAFETY: writing our own buffer to fd 2.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+}
+
+fn warn_signal(signum: i32, why: &str) {
+    let line = format!("faultdump: ignoring FAULTHANDLER_SIGNAL='{signum}': {why}\n");
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
 
 /// A panic in this library is a bug; in the middle of a dump it must not run

@@ -85,10 +85,30 @@ pub fn open_read(path: &CStr) -> Option<Fd> {
     (fd >= 0).then_some(Fd(fd))
 }
 
+/// Opens a directory for [`Fd::getdents64`]; `None` on failure.
+pub fn open_dir(path: &CStr) -> Option<Fd> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    (fd >= 0).then_some(Fd(fd))
+}
+
 /// A file descriptor this code opened and closes on drop.
 pub struct Fd(pub i32);
 
 impl Fd {
+    /// The next directory records (`struct linux_dirent64`) into `buf`;
+    /// returns the bytes filled, 0 at the end or on error.
+    pub fn getdents64(&self, buf: &mut [u8]) -> usize {
+        // SAFETY: buf is writable for its length; the kernel fills records.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, self.0, buf.as_mut_ptr(), buf.len()) };
+        n.max(0) as usize
+    }
+
     /// Reads until `buf` is full or end of file; returns the bytes read.
     pub fn read_full(&self, buf: &mut [u8]) -> usize {
         let mut done = 0;
@@ -277,4 +297,66 @@ pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
     // SAFETY: path is NUL-terminated and buf is writable for its length.
     let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (n > 0).then(|| &buf[..n as usize])
+}
+
+/// Waits while `word` holds `expected`, at most `timeout_ns`; returns early
+/// on a wake-up, a signal or a spurious wake (callers re-check).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) {
+    let ts = libc::timespec {
+        tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: word is a valid, aligned u32 for the duration of the call;
+    // the timeout is relative and valid.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        )
+    };
+}
+
+/// Wakes up to `count` waiters of `word`.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: i32) {
+    // SAFETY: word is a valid, aligned u32; waking has no other effect.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            count,
+        )
+    };
+}
+
+/// Queues `sig` to thread `tid` of this process with `value` in
+/// `si_value` and `si_code` SI_QUEUE (`rt_tgsigqueueinfo`). False if the
+/// thread is gone or the signal could not be queued.
+pub fn tgsigqueue(tid: i32, sig: i32, value: u64) -> bool {
+    // SAFETY: an all-zero siginfo_t is valid; the fields are set below.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    info.si_signo = sig;
+    info.si_code = libc::SI_QUEUE;
+    let base = (&mut info as *mut libc::siginfo_t).cast::<u8>();
+    // SAFETY: siginfo_t is 128 bytes; for SI_QUEUE the union after the
+    // three leading ints (offset 16) is { pid_t si_pid; uid_t si_uid;
+    // sigval_t si_value; } at offsets 16, 20 and 24.
+    unsafe {
+        base.add(16).cast::<i32>().write_unaligned(getpid());
+        base.add(20).cast::<u32>().write_unaligned(libc::getuid());
+        base.add(24).cast::<u64>().write_unaligned(value);
+    }
+    // SAFETY: info is a valid siginfo_t for the duration of the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_tgsigqueueinfo,
+            getpid(),
+            tid,
+            sig,
+            &info as *const libc::siginfo_t,
+        ) == 0
+    }
 }

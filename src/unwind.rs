@@ -156,6 +156,10 @@ pub struct Walker<'a> {
     pub memory: &'a Memory,
     pub modules: &'a Modules,
     pub deadline_ns: u64,
+    /// The starting registers have no frame pointer (a thread seen through
+    /// `/proc/self/task/TID/syscall`, which gives only sp and pc): if the
+    /// walk stops for want of one, it is recovered from the stack once.
+    pub bp_unknown: bool,
 }
 
 /// `mov $15, %rax; syscall`: x86_64 glibc's `__restore_rt`.
@@ -179,9 +183,61 @@ impl Walker<'_> {
         self.memory.read(addr, &mut code) && code == RESTORE_RT
     }
 
+    /// Whether the instruction before `ra` is a call (`call rel32`, or
+    /// `call r/m64` in any of its encodings of 2 to 7 bytes).
+    fn follows_call(&self, ra: u64) -> bool {
+        let mut b = [0u8; 7];
+        if ra < 7 || !self.memory.read(ra - 7, &mut b) {
+            return false;
+        }
+        // b[7 - k] is the byte k bytes before ra.
+        b[2] == 0xe8 || (2..=7).any(|k| b[7 - k] == 0xff && (b[8 - k] >> 3) & 7 == 2)
+    }
+
+    /// The frame pointer of the frame whose stack starts at `sp`, for a
+    /// context taken without one: the lowest slot above `sp` that holds a
+    /// saved frame pointer followed by a return address just after a call.
+    /// A saved frame pointer that leads further up the stack (or is 0, the
+    /// end of the chain) is preferred; then any.
+    fn guess_frame_pointer(&self, sp: u64) -> Option<u64> {
+        const REACH: usize = 64 * 1024;
+        const PAGE: u64 = 4096;
+        let start = sp.checked_next_multiple_of(8)?;
+        // The stack above sp, read a page at a time (through the kernel,
+        // for a thread that may be running) up to the end of its mapping.
+        let mut window = vec![0u8; REACH];
+        let mut len = 0;
+        while len < REACH {
+            let at = start + len as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(REACH - len);
+            if !self.memory.read(at, &mut window[len..len + n]) {
+                break;
+            }
+            len += n;
+        }
+        let word = |offset: usize| -> Option<u64> {
+            let bytes = window.get(offset..offset + 8)?;
+            Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+        };
+        for strict in [true, false] {
+            for offset in (0..len.saturating_sub(8)).step_by(8) {
+                let at = start + offset as u64;
+                let (Some(saved), Some(ra)) = (word(offset), word(offset + 8)) else {
+                    break;
+                };
+                let chained = saved == 0 || (saved > at && saved - at < 1 << 20);
+                if (chained || !strict) && self.is_code(ra) && self.follows_call(ra) {
+                    return Some(at);
+                }
+            }
+        }
+        None
+    }
+
     /// Calls `visit` for each frame of the stack described by `start`,
     /// innermost first.
     pub fn walk(&mut self, start: &Registers, mut visit: impl FnMut(RawFrame)) {
+        let mut guessed_bp = false;
         let mut count = 0usize;
         let mut context = *start;
         let mut emit = |frame: RawFrame, count: &mut usize| -> bool {
@@ -235,6 +291,18 @@ impl Walker<'_> {
                     .unwind_frame(address, &mut regs, self.cache, &mut read)
                 {
                     Ok(Some(ra)) if ra != 0 => ra,
+                    _ if self.bp_unknown && !guessed_bp && regs.bp() == 0 => {
+                        // Stopped for want of the frame pointer the context
+                        // did not have: find it on the stack, once.
+                        guessed_bp = true;
+                        match self.guess_frame_pointer(regs.sp()) {
+                            Some(bp) => {
+                                regs.set_bp(bp);
+                                continue;
+                            }
+                            None => return,
+                        }
+                    }
                     _ => return,
                 };
                 if self.is_signal_trampoline(ra) {

@@ -1,0 +1,201 @@
+//! Every thread gets an alternate signal stack: `pthread_create` is
+//! interposed.
+//!
+//! `sigaltstack` is per thread and threads start without one, so without
+//! this a stack overflow in any thread but the main one kills the process
+//! silently: the kernel cannot push the handler's frame on a full stack.
+//! The library exports `pthread_create`; the program's calls reach it first
+//! (it is preloaded, or linked before libc). It starts the thread on a
+//! trampoline that gives it an alternate stack ([`stacks::ensure_altstack`])
+//! and registers the stack with a pthread key, whose destructor frees it
+//! when the thread ends, however it ends: returning, `pthread_exit`, or
+//! cancellation. The trampoline then jumps (not calls) to the program's
+//! routine: no frame of ours stays on the thread's stack for those two to
+//! unwind through.
+//!
+//! The real `pthread_create` is looked up once with `dlsym(RTLD_NEXT)`, in
+//! the constructor (or at the first call, if a library's constructor creates
+//! a thread before ours ran), never in a handler.
+//!
+//! Threads get an alternate stack only while the fatal handlers are
+//! installed: with `FAULTHANDLER=0` the wrapper only forwards.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+use crate::stacks;
+
+pub type StartRoutine = extern "C-unwind" fn(*mut libc::c_void) -> *mut libc::c_void;
+type CreateFn = unsafe extern "C" fn(
+    *mut libc::pthread_t,
+    *const libc::pthread_attr_t,
+    StartRoutine,
+    *mut libc::c_void,
+) -> libc::c_int;
+
+/// The C library's `pthread_create`, 0 until looked up.
+static REAL: AtomicUsize = AtomicUsize::new(0);
+/// The pthread key whose destructor frees a thread's alternate stack, plus
+/// one (0: none).
+static KEY: AtomicUsize = AtomicUsize::new(0);
+static INIT: Once = Once::new();
+
+/// Looks up the real `pthread_create` and creates the key. Not signal-safe
+/// (dlsym): called from the constructor, or from the first wrapped call.
+pub fn init() {
+    INIT.call_once(|| {
+        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name; the result
+        // is checked for null.
+        let real = unsafe { libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr()) };
+        REAL.store(real as usize, Ordering::Release);
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: key is written by the call; the destructor has the
+        // signature pthread_key_create expects.
+        if unsafe { libc::pthread_key_create(&mut key, Some(free_altstack)) } == 0 {
+            KEY.store(key as usize + 1, Ordering::Release);
+        }
+    });
+}
+
+fn real() -> Option<CreateFn> {
+    if REAL.load(Ordering::Acquire) == 0 {
+        init();
+    }
+    let real = REAL.load(Ordering::Acquire);
+    // SAFETY: a non-null result of dlsym for pthread_create has its type.
+    (real != 0).then(|| unsafe { core::mem::transmute::<usize, CreateFn>(real) })
+}
+
+/// Creates a thread with the C library's `pthread_create`, without the
+/// alternate stack (the watchdog, which blocks every signal).
+///
+/// # Safety
+/// As `pthread_create`.
+pub unsafe fn create_unwrapped(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    arg: *mut libc::c_void,
+) -> libc::c_int {
+    let Some(real) = real() else {
+        return libc::EAGAIN;
+    };
+    // SAFETY: an "C" function is a valid "C-unwind" one (it never unwinds);
+    // the rest is the caller's contract.
+    unsafe {
+        real(
+            thread,
+            attr,
+            core::mem::transmute::<
+                extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+                StartRoutine,
+            >(start),
+            arg,
+        )
+    }
+}
+
+struct Start {
+    routine: StartRoutine,
+    arg: *mut libc::c_void,
+}
+
+/// The program's `pthread_create`: the C library's, with the thread started
+/// on [`trampoline`] while the fatal handlers are installed.
+///
+/// # Safety
+/// As `pthread_create`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    routine: StartRoutine,
+    arg: *mut libc::c_void,
+) -> libc::c_int {
+    let Some(real) = real() else {
+        return libc::EAGAIN;
+    };
+    if crate::signals::previous(libc::SIGSEGV).is_none() || KEY.load(Ordering::Acquire) == 0 {
+        // SAFETY: forwarded as called.
+        return unsafe { real(thread, attr, routine, arg) };
+    }
+    let start = Box::into_raw(Box::new(Start { routine, arg }));
+    // SAFETY: the trampoline follows the C ABI for a start routine (see
+    // below); forwarded with it and its argument.
+    let rc = unsafe {
+        real(
+            thread,
+            attr,
+            core::mem::transmute::<unsafe extern "C" fn(), StartRoutine>(
+                faultdump_thread_trampoline,
+            ),
+            start.cast(),
+        )
+    };
+    if rc != 0 {
+        // SAFETY: the thread was not created; the box is still ours.
+        drop(unsafe { Box::from_raw(start) });
+    }
+    rc
+}
+
+/// The routine and argument a wrapped thread goes on to, returned in
+/// rax:rdx.
+#[repr(C)]
+struct Next {
+    routine: StartRoutine,
+    arg: *mut libc::c_void,
+}
+
+/// The first thing a wrapped thread runs: gives it an alternate stack and
+/// registers the stack for freeing, then hands back the program's routine.
+extern "C" fn prepare_thread(start: *mut libc::c_void) -> Next {
+    // SAFETY: start is the box made by pthread_create for this thread,
+    // taken back exactly once.
+    let Start { routine, arg } = *unsafe { Box::from_raw(start.cast::<Start>()) };
+    if let Some(base) = stacks::ensure_altstack() {
+        let key = KEY.load(Ordering::Acquire) - 1;
+        // SAFETY: key is a live key; the value is the mapping's address.
+        unsafe {
+            libc::pthread_setspecific(key as libc::pthread_key_t, base as *const libc::c_void)
+        };
+    }
+    Next { routine, arg }
+}
+
+unsafe extern "C" {
+    /// The start routine of a wrapped thread (assembly below): calls
+    /// [`prepare_thread`], then jumps to the program's routine with the
+    /// stack as the thread started. The trampoline leaves no frame behind:
+    /// the program's routine appears called by `start_thread` itself, and
+    /// `pthread_exit` and cancellation unwind through nothing of ours
+    /// (a Rust frame there, even an `extern "C-unwind"` one with nothing
+    /// to drop, aborts the forced unwind when built with panic=abort).
+    fn faultdump_thread_trampoline();
+}
+
+core::arch::global_asm!(
+    ".pushsection .text.faultdump_thread_trampoline,\"ax\",@progbits",
+    ".p2align 4",
+    ".type faultdump_thread_trampoline,@function",
+    ".hidden faultdump_thread_trampoline",
+    "faultdump_thread_trampoline:",
+    ".cfi_startproc",
+    // Entered with rsp = 8 mod 16; align for the call.
+    "sub rsp, 8",
+    ".cfi_adjust_cfa_offset 8",
+    "call {prepare}",
+    "add rsp, 8",
+    ".cfi_adjust_cfa_offset -8",
+    "mov rdi, rdx",
+    "jmp rax",
+    ".cfi_endproc",
+    ".size faultdump_thread_trampoline, . - faultdump_thread_trampoline",
+    ".popsection",
+    prepare = sym prepare_thread,
+);
+
+/// The key's destructor: runs as the thread ends, on the thread.
+unsafe extern "C" fn free_altstack(base: *mut libc::c_void) {
+    stacks::release_altstack(base as usize);
+}
