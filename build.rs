@@ -13,14 +13,13 @@
 //! static unwinder, and rustc's `-lgcc_s` does not become a NEEDED entry
 //! either (tests/ship.rs checks the NEEDED list of the portable build).
 fn main() {
-    for arg in [
-        "-Wl,-z,now",
-        "-Wl,--build-id=sha1",
-        "-Wl,--whole-archive",
-        "-lgcc_eh",
-        "-Wl,--no-whole-archive,--as-needed",
-    ] {
+    for arg in ["-Wl,-z,now", "-Wl,--build-id=sha1", "-Wl,--as-needed"] {
         println!("cargo:rustc-cdylib-link-arg={arg}");
     }
+    // The C library first among the libraries: below glibc 2.34,
+    // libpthread.so.0 defines read, write, open, sigaction, ... as well, and
+    // whichever comes first on the line (std puts -lpthread before -lc)
+    // becomes a NEEDED entry (see src/libpthread.rs).
+    println!("cargo:rustc-link-lib=dylib=c");
     println!("cargo:rerun-if-changed=build.rs");
 }

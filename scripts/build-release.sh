@@ -68,6 +68,27 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "
 fi
 
 # ---- The builds -------------------------------------------------------------
+# zig's link stub of libc.so.6 for a glibc version: the one in zig's cache
+# whose newest symbol version is that one (zig makes it at its first link
+# for the target; a probe link makes sure it exists). See scripts/zig-link.sh.
+libc_stub() {
+  local glibc=$1 probe=$tools/probe-$1
+  if [ ! -e "$probe.so" ]; then
+    echo 'int probe(void) { return 0; }' >"$probe.c"
+    PATH=$tools/venv/bin:$PATH ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache \
+      python3 -m ziglang cc -target "x86_64-linux-gnu.$glibc" -shared -o "$probe.so" "$probe.c"
+  fi
+  local f
+  for f in "$tools"/zig-cache/o/*/libc.so.6; do
+    if [ "$(objdump -p "$f" | grep -o 'GLIBC_2\.[0-9]*' | sort -uV | tail -n 1)" = "GLIBC_$glibc" ]; then
+      echo "$f"
+      return
+    fi
+  done
+  echo "build-release: zig's libc.so.6 stub for glibc $glibc not found" >&2
+  exit 1
+}
+
 # build GLIBC OUTPUT: links for that glibc, strips into OUTPUT.
 build() {
   local glibc=$1 out=$2 dir=$root/target/portable/glibc-$1
@@ -76,6 +97,12 @@ build() {
   PATH=$tools/venv/bin:$PATH \
   ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache \
   XDG_CACHE_HOME=$tools/cache \
+  FAULTDUMP_GLIBC=$glibc \
+  FAULTDUMP_LIBC_STUB=$(libc_stub "$glibc") \
+  CARGO_ZIGBUILD_ZIG_VERSION=$ZIGLANG_VERSION \
+  CARGO_ZIGBUILD_ZIG_COMMAND=$tools/venv/bin/python3 \
+  CARGO_ZIGBUILD_ZIG_COMMAND_ARGS='-m ziglang' \
+  RUSTFLAGS="-C linker=$root/scripts/zig-link.sh" \
     cargo zigbuild --quiet --release --lib --target "$TARGET.$glibc" --target-dir "$dir"
   mkdir -p "$(dirname "$out")"
   local tmp=$out.tmp.$$

@@ -13,9 +13,8 @@
 use core::cell::OnceCell;
 use core::fmt::Write as _;
 
-use object::elf;
-
 use crate::debugfile;
+use crate::dynamic::DynamicTables;
 use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
 use crate::memory::Memory;
 use crate::modules::{Module, ModuleKind, Modules};
@@ -184,42 +183,20 @@ fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'stat
         .phdrs
         .iter()
         .find(|p| p.kind == crate::elf::PT_DYNAMIC)?;
-    let base = module.bias.wrapping_add(dynamic.vaddr);
-    // glibc relocates these entries in place for most objects, not all.
-    let absolute = |v: u64| {
-        if module.avma.contains(&v) {
-            v
-        } else {
-            v.wrapping_add(module.bias)
-        }
-    };
-    let (mut symtab, mut strtab, mut strsz, mut hash, mut gnu_hash) = (0, 0, 0, 0, 0);
-    for i in 0..dynamic.memsz / 16 {
-        let tag = elf::DynamicTag(memory.read_u64(base + i * 16)? as i64);
-        let value = memory.read_u64(base + i * 16 + 8)?;
-        match tag {
-            elf::DT_NULL => break,
-            elf::DT_SYMTAB => symtab = absolute(value),
-            elf::DT_STRTAB => strtab = absolute(value),
-            elf::DT_STRSZ => strsz = value,
-            elf::DT_HASH => hash = absolute(value),
-            elf::DT_GNU_HASH => gnu_hash = absolute(value),
-            _ => {}
-        }
-    }
+    let tables = DynamicTables::read(
+        &|a| memory.read_u64(a),
+        module.bias.wrapping_add(dynamic.vaddr),
+        dynamic.memsz,
+        module.bias,
+        &module.avma,
+    )?;
     let read_u32 = |addr: u64| {
         let mut b = [0u8; 4];
         memory.read(addr, &mut b).then(|| u32::from_le_bytes(b))
     };
-    let count = if hash != 0 {
-        u64::from(read_u32(hash + 4)?)
-    } else if gnu_hash != 0 {
-        crate::elf::gnu_hash_symbol_count(gnu_hash, read_u32)?
-    } else {
-        return None;
-    };
-    let syms = memory.slice(symtab, count.checked_mul(24)?)?;
-    let strings = memory.slice(strtab, strsz)?;
+    let count = tables.symbol_count(&read_u32)?;
+    let syms = memory.slice(tables.symtab, count.checked_mul(24)?)?;
+    let strings = memory.slice(tables.strtab, tables.strsz)?;
     Some(exported_symbol_index(syms, strings))
 }
 

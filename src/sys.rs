@@ -216,12 +216,22 @@ impl Drop for Mapping {
     }
 }
 
-/// The signal mask of the calling thread, changed with rt_sigprocmask.
+/// The signal mask of the calling thread, changed with rt_sigprocmask
+/// (the system call: `pthread_sigmask` lives in libpthread below glibc
+/// 2.32, see [`crate::libpthread`]). As `pthread_sigmask` does, the C
+/// library's own signals 32 and 33 are never blocked: glibc's `setuid` and
+/// thread cancellation wait for every thread to take them.
 pub fn sigmask(how: i32, set: &libc::sigset_t) -> libc::sigset_t {
-    // SAFETY: old is written by the call; set is a valid sigset.
+    let mut set = *set;
+    // SAFETY: set is a valid sigset_t; 32 and 33 are valid signal numbers.
+    unsafe {
+        libc::sigdelset(&mut set, 32);
+        libc::sigdelset(&mut set, 33);
+    }
+    // SAFETY: old is written by the call.
     let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: both pointers are valid sigset_t.
-    unsafe { libc::pthread_sigmask(how, set, &mut old) };
+    // SAFETY: both pointers are valid; the kernel's sigset is 8 bytes.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, &set, &mut old, 8usize) };
     old
 }
 

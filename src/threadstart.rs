@@ -13,9 +13,11 @@
 //! routine: no frame of ours stays on the thread's stack for those two to
 //! unwind through.
 //!
-//! The real `pthread_create` is looked up once with `dlsym(RTLD_NEXT)`, in
-//! the constructor (or at the first call, if a library's constructor creates
-//! a thread before ours ran), never in a handler.
+//! The real `pthread_create` is the next definition after this library, as
+//! `dlsym(RTLD_NEXT)` would find it ([`crate::libpthread`]), looked up in
+//! the constructor or at the first call (a library's constructor may create
+//! a thread before ours ran, and below glibc 2.34 libpthread may be loaded
+//! later), never in a handler.
 //!
 //! Threads get an alternate stack only while the fatal handlers are
 //! installed: with `FAULTHANDLER=0` the wrapper only forwards.
@@ -23,76 +25,33 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
+use crate::libpthread::{self, CreateFn, StartRoutine, real_create};
 use crate::stacks;
 
-pub type StartRoutine = extern "C-unwind" fn(*mut libc::c_void) -> *mut libc::c_void;
-type CreateFn = unsafe extern "C" fn(
-    *mut libc::pthread_t,
-    *const libc::pthread_attr_t,
-    StartRoutine,
-    *mut libc::c_void,
-) -> libc::c_int;
-
-/// The C library's `pthread_create`, 0 until looked up.
-static REAL: AtomicUsize = AtomicUsize::new(0);
 /// The pthread key whose destructor frees a thread's alternate stack, plus
 /// one (0: none).
 static KEY: AtomicUsize = AtomicUsize::new(0);
 static INIT: Once = Once::new();
 
 /// Looks up the real `pthread_create` and creates the key. Not signal-safe
-/// (dlsym): called from the constructor, or from the first wrapped call.
+/// (it takes the loader lock): called from the constructor, or from a
+/// wrapped call while either is still missing.
 pub fn init() {
+    if real_create().is_none() {
+        return;
+    }
     INIT.call_once(|| {
-        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name; the result
-        // is checked for null.
-        let real = unsafe { libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr()) };
-        REAL.store(real as usize, Ordering::Release);
-        let mut key: libc::pthread_key_t = 0;
-        // SAFETY: key is written by the call; the destructor has the
-        // signature pthread_key_create expects.
-        if unsafe { libc::pthread_key_create(&mut key, Some(free_altstack)) } == 0 {
+        if let Some(key) = libpthread::key_create(free_altstack) {
             KEY.store(key as usize + 1, Ordering::Release);
         }
     });
 }
 
 fn real() -> Option<CreateFn> {
-    if REAL.load(Ordering::Acquire) == 0 {
+    if KEY.load(Ordering::Acquire) == 0 {
         init();
     }
-    let real = REAL.load(Ordering::Acquire);
-    // SAFETY: a non-null result of dlsym for pthread_create has its type.
-    (real != 0).then(|| unsafe { core::mem::transmute::<usize, CreateFn>(real) })
-}
-
-/// Creates a thread with the C library's `pthread_create`, without the
-/// alternate stack (the watchdog, which blocks every signal).
-///
-/// # Safety
-/// As `pthread_create`.
-pub unsafe fn create_unwrapped(
-    thread: *mut libc::pthread_t,
-    attr: *const libc::pthread_attr_t,
-    start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-    arg: *mut libc::c_void,
-) -> libc::c_int {
-    let Some(real) = real() else {
-        return libc::EAGAIN;
-    };
-    // SAFETY: an "C" function is a valid "C-unwind" one (it never unwinds);
-    // the rest is the caller's contract.
-    unsafe {
-        real(
-            thread,
-            attr,
-            core::mem::transmute::<
-                extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-                StartRoutine,
-            >(start),
-            arg,
-        )
-    }
+    real_create()
 }
 
 struct Start {
@@ -155,10 +114,7 @@ extern "C" fn prepare_thread(start: *mut libc::c_void) -> Next {
     let Start { routine, arg } = *unsafe { Box::from_raw(start.cast::<Start>()) };
     if let Some(base) = stacks::ensure_altstack() {
         let key = KEY.load(Ordering::Acquire) - 1;
-        // SAFETY: key is a live key; the value is the mapping's address.
-        unsafe {
-            libc::pthread_setspecific(key as libc::pthread_key_t, base as *const libc::c_void)
-        };
+        libpthread::set_specific(key as libc::pthread_key_t, base as *const libc::c_void);
     }
     Next { routine, arg }
 }

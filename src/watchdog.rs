@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsiz
 use core::time::Duration;
 
 use crate::dump::{self, Claim, Options, Trigger};
+use crate::libpthread;
 use crate::sys;
 
 static LOCK: AtomicBool = AtomicBool::new(false);
@@ -105,24 +106,15 @@ pub fn cancel() {
     // Not under the lock: the thread takes it once more after a dump.
     unlock();
     if thread != 0 {
-        // SAFETY: thread is the joinable watchdog, joined once (THREAD was
-        // swapped to 0 under the lock).
-        unsafe { libc::pthread_join(thread as libc::pthread_t, core::ptr::null_mut()) };
+        // Joinable, and joined once: THREAD was swapped to 0 under the lock.
+        libpthread::join(thread as libc::pthread_t);
     }
 }
 
 /// Creates the thread with every signal blocked. Called with the lock held.
 fn spawn() -> bool {
     if !ATFORK_REGISTERED.swap(true, Ordering::AcqRel) {
-        // SAFETY: plain function pointers with the signatures pthread_atfork
-        // expects.
-        unsafe {
-            libc::pthread_atfork(
-                Some(before_fork),
-                Some(after_fork_parent),
-                Some(after_fork_child),
-            )
-        };
+        libpthread::atfork(before_fork, after_fork_parent, after_fork_child);
     }
     let all = {
         // SAFETY: sigfillset initialises the set.
@@ -132,21 +124,12 @@ fn spawn() -> bool {
         set
     };
     let old = sys::sigmask(libc::SIG_SETMASK, &all);
-    // SAFETY: attr is initialised before use and destroyed after; the
-    // thread function has the signature pthread_create expects.
-    let created = unsafe {
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        libc::pthread_attr_init(&mut attr);
-        libc::pthread_attr_setstacksize(&mut attr, STACK_SIZE);
-        let mut thread: libc::pthread_t = 0;
-        let epoch = EPOCH.load(Ordering::Acquire) as usize as *mut libc::c_void;
-        let rc = crate::threadstart::create_unwrapped(&mut thread, &attr, watchdog_main, epoch);
-        libc::pthread_attr_destroy(&mut attr);
-        if rc == 0 {
-            THREAD.store(thread as usize, Ordering::Release);
-        }
-        rc == 0
-    };
+    let epoch = EPOCH.load(Ordering::Acquire) as usize as *mut libc::c_void;
+    let thread = libpthread::spawn(STACK_SIZE, watchdog_main, epoch);
+    if let Some(thread) = thread {
+        THREAD.store(thread as usize, Ordering::Release);
+    }
+    let created = thread.is_some();
     sys::sigmask(libc::SIG_SETMASK, &old);
     created
 }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# The linker of the portable build (scripts/build-release.sh): zig's cc for
+# glibc $FAULTDUMP_GLIBC, as cargo-zigbuild runs it, with the C library's
+# extra parts left out. Rust's standard library asks for -lpthread, -ldl,
+# -lrt and -lutil; below glibc 2.34 libpthread.so.0 also defines read,
+# write, open, sigaction, ..., and zig puts its stub before libc.so.6's (with
+# or without -lpthread), so the library would get a NEEDED entry for a file
+# every process then opens (src/libpthread.rs). zig's libc.so.6 stub for
+# this glibc ($FAULTDUMP_LIBC_STUB, found by build-release.sh) goes first. Everything the library calls is in libc.so.6 or the
+# loader (--no-undefined makes anything else a link error, not a library
+# that fails to load). -lgcc_s: the library has no unwinder (src/nounwind.rs).
+set -eu
+n=$#
+i=0
+while [ "$i" -lt "$n" ]; do
+  arg=$1
+  shift
+  i=$((i + 1))
+  case $arg in
+    -lpthread | -ldl | -lrt | -lutil | -lgcc_s) ;;
+    *) set -- "$@" "$arg" ;;
+  esac
+done
+exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "x86_64-linux-gnu.$FAULTDUMP_GLIBC" \
+  -Wl,--no-undefined "$FAULTDUMP_LIBC_STUB" "$@"
