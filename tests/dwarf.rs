@@ -625,15 +625,26 @@ fn stripped_program_symbolized_afterwards() {
     let functions: Vec<(&str, bool)> = frames
         .iter()
         .take(3)
-        .map(|f| (f["function"].as_str().unwrap(), f["inlined"].as_bool().unwrap()))
+        .map(|f| {
+            (
+                f["function"].as_str().unwrap(),
+                f["inlined"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         functions,
         [("store", true), ("prepare", true), ("crash_here", false)],
         "{line}"
     );
-    assert!(frames[0]["file"].as_str().unwrap().ends_with("inline.c"), "{line}");
-    assert!(frames.iter().enumerate().all(|(i, f)| f["index"] == i), "{line}");
+    assert!(
+        frames[0]["file"].as_str().unwrap().ends_with("inline.c"),
+        "{line}"
+    );
+    assert!(
+        frames.iter().enumerate().all(|(i, f)| f["index"] == i),
+        "{line}"
+    );
 }
 
 fn run_symbolize(args: &[&str], input: &str) -> String {
@@ -654,4 +665,3 @@ fn run_symbolize(args: &[&str], input: &str) -> String {
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }
-
