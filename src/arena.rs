@@ -37,7 +37,7 @@ pub struct Arena {
     next: AtomicUsize,
     /// Start of the last block handed out, so that it can grow in place.
     last: AtomicUsize,
-    /// Highest `next` ever reached, reported by benchmarks.
+    /// Highest `next` reached in the current or last dump.
     peak: AtomicUsize,
 }
 
@@ -74,6 +74,7 @@ impl Arena {
             core::mem::forget(map);
         }
         self.next.store(0, Ordering::Relaxed);
+        self.peak.store(0, Ordering::Relaxed);
         self.last.store(usize::MAX, Ordering::Relaxed);
         self.owner.store(self_id(), Ordering::Release);
         true
@@ -90,6 +91,7 @@ impl Arena {
         self.next.load(Ordering::Relaxed)
     }
 
+    /// Highest arena use of the current or last dump.
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
@@ -214,7 +216,7 @@ mod tests {
         let used = ARENA.used();
         assert!(used >= 8000);
         let other = std::thread::spawn(|| {
-            let w = vec![1u8; 64];
+            let w = [1u8; 64].to_vec();
             ARENA.contains(w.as_ptr() as *mut u8)
         })
         .join()
@@ -222,7 +224,7 @@ mod tests {
         assert!(!other, "another thread must get system memory");
         drop(v);
         ARENA.end();
-        let after = vec![0u8; 16];
+        let after = [0u8; 16].to_vec();
         assert!(!ARENA.contains(after.as_ptr() as *mut u8));
     }
 }

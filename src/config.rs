@@ -63,6 +63,9 @@ pub struct Config {
     pub dwarf_budget: Duration,
     /// Set-uid, set-gid, capability-raised or not dumpable at start.
     pub secure: bool,
+    /// `FAULTHANDLER_STATS`: each dump ends with a note of the time and the
+    /// memory it took (for benchmarks).
+    pub stats: bool,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             deadline: DEFAULT_DEADLINE,
             dwarf_budget: DEFAULT_DWARF_BUDGET,
             secure: false,
+            stats: false,
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct Environment<'a> {
     pub max_threads: Option<&'a [u8]>,
     pub deadline: Option<&'a [u8]>,
     pub dwarf_budget: Option<&'a [u8]>,
+    pub stats: Option<&'a [u8]>,
 }
 
 /// What the process is, as far as parsing is concerned.
@@ -137,6 +142,17 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
             }
             Ok(FaultHandler::File(path)) => config.output = Output::File(path),
             Err(why) => warn("FAULTHANDLER", value, why),
+        }
+    }
+    if let Some(value) = env.stats {
+        match parse_faulthandler(value) {
+            Ok(FaultHandler::Enabled) => config.stats = !value.is_empty(),
+            Ok(FaultHandler::Disabled) => {}
+            _ => warn(
+                "FAULTHANDLER_STATS",
+                value,
+                "expected 1/on/yes/true or 0/off/no/false",
+            ),
         }
     }
     if let Some(value) = env.format {
@@ -621,9 +637,11 @@ mod tests {
             deadline: Some(b"0.25"),
             dwarf_budget: Some(b"soon"),
             format: Some(b"JSON"),
+            stats: Some(b"on"),
             ..Default::default()
         };
         let p = parse(&env, PROC);
+        assert!(p.config.stats);
         assert_eq!(p.config.max_frames, 20);
         assert_eq!(p.config.max_threads, DEFAULT_MAX_THREADS);
         assert_eq!(p.config.deadline, Duration::from_millis(250));

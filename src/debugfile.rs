@@ -43,10 +43,6 @@ impl PathBuf {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
-
-    pub fn as_cstr(&self) -> &core::ffi::CStr {
-        core::ffi::CStr::from_bytes_until_nul(&self.buf[..=self.len]).unwrap_or_default()
-    }
 }
 
 /// `/usr/lib/debug/.build-id/xx/yyyy….debug`.
@@ -93,7 +89,6 @@ mod tests {
     fn build_id_path() {
         let p = by_build_id(&[0xab, 0xcd, 0xef, 0x01]).unwrap();
         assert_eq!(p.as_bytes(), b"/usr/lib/debug/.build-id/ab/cdef01.debug");
-        assert_eq!(p.as_cstr().to_bytes(), p.as_bytes());
         assert!(by_build_id(&[1]).is_none());
     }
 

@@ -108,11 +108,6 @@ pub fn fatal_signal_in_progress() -> i32 {
     FATAL_SIGNAL.load(Ordering::Acquire)
 }
 
-/// Whether the calling thread is writing a dump.
-pub fn is_dumping() -> bool {
-    DUMPER.load(Ordering::Acquire) == sys::gettid()
-}
-
 // ---- The dump --------------------------------------------------------------
 
 /// Writes one dump. The caller holds the dump lock. Everything, even the
@@ -228,7 +223,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let Some(target) = open_target(config, options, exe.base()) else {
         return;
     };
-    let deadline_ns = sys::monotonic_ns().saturating_add(config.deadline.as_nanos() as u64);
+    let started_ns = sys::monotonic_ns();
+    let deadline_ns = started_ns.saturating_add(config.deadline.as_nanos() as u64);
     let secure = config.secure || !sys::is_dumpable();
     let mut writer = Writer::new(target.fd, deadline_ns);
     let mut format = FormatSink::new(config.format, &mut writer, secure);
@@ -318,6 +314,18 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
                 build_id: m.build_id,
             });
         }
+    }
+    if config.stats {
+        let mut note = Line::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut note,
+            format_args!(
+                "faultdump: dump written in {:.3} ms with {} KiB of dump memory at most",
+                (sys::monotonic_ns() - started_ns) as f64 / 1e6,
+                ARENA.peak().div_ceil(1024)
+            ),
+        );
+        sink.note(note.as_bytes());
     }
     sink.end(sys::getpid());
 }

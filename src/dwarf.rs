@@ -321,8 +321,7 @@ mod tests {
 
     fn symbol_address(elf: &[u8], name: &str) -> u64 {
         use object::{Object, ObjectSymbol};
-        let image = ElfImage::parse(elf).unwrap();
-        let file = image.file();
+        let file = object::read::elf::ElfFile64::<object::LittleEndian>::parse(elf).unwrap();
         file.symbols()
             .chain(file.dynamic_symbols())
             .find(|s| s.name() == Ok(name))

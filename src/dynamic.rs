@@ -134,12 +134,12 @@ impl DynamicTables {
         let hash = gnu_hash(name);
         let buckets = self.gnu_hash + 16 + bloom_size * 8;
         let chains = buckets + nbuckets * 4;
-        let mut index = u64::from(read_u32(buckets + u64::from(hash) % nbuckets * 4)?);
+        let index = u64::from(read_u32(buckets + u64::from(hash) % nbuckets * 4)?);
         if index < symoffset {
             return None;
         }
         // Each chain ends at an entry with its low bit set; bounded anyway.
-        for _ in 0..1 << 20 {
+        for index in index..index + (1 << 20) {
             let chain = read_u32(chains + (index - symoffset) * 4)?;
             if chain | 1 == hash | 1
                 && let Some(addr) = matches(index)
@@ -149,7 +149,6 @@ impl DynamicTables {
             if chain & 1 != 0 {
                 return None;
             }
-            index += 1;
         }
         None
     }

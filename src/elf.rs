@@ -3,7 +3,7 @@
 //! allocate beyond the symbol index they build) and unit-tested on real files.
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader, SectionHeader, Sym};
+use object::read::elf::{ElfFile64, SectionHeader, Sym};
 use object::{LittleEndian as LE, Object, ObjectSection};
 
 /// Program header types and flags, as plain numbers (`<elf.h>`).
@@ -317,12 +317,6 @@ impl<'a> ElfImage<'a> {
         ))
     }
 
-    /// A section's bytes by name, as stored (compressed sections stay so).
-    pub fn section(&self, name: &[u8]) -> Option<&'a [u8]> {
-        let s = self.file.section_by_name_bytes(name)?;
-        s.data().ok()
-    }
-
     /// A section's bytes as stored, and whether they are compressed
     /// (`SHF_COMPRESSED`: an `Elf64_Chdr` and the compressed stream).
     pub fn stored_section(&self, name: &[u8]) -> Option<(&'a [u8], bool)> {
@@ -334,24 +328,6 @@ impl<'a> ElfImage<'a> {
     /// `.gnu_debugaltlink` (dwz): the supplementary file's path and build-id.
     pub fn gnu_debugaltlink(&self) -> Option<(&'a [u8], &'a [u8])> {
         self.file.gnu_debugaltlink().ok().flatten()
-    }
-
-    pub fn file(&self) -> &ElfFile64<'a, LE> {
-        &self.file
-    }
-
-    /// The ELF header's program header table, as in the file.
-    pub fn program_headers(&self) -> impl Iterator<Item = ProgramHeader> + '_ {
-        let header = self.file.elf_header();
-        let data = self.file.data();
-        let raw = header
-            .program_headers(LE, data)
-            .map(|p| {
-                // SAFETY: Elf64_Phdr is plain old data; the slice is in bounds.
-                unsafe { core::slice::from_raw_parts(p.as_ptr().cast::<u8>(), p.len() * PHDR_SIZE) }
-            })
-            .unwrap_or_default();
-        parse_program_headers(raw)
     }
 }
 
@@ -426,7 +402,8 @@ mod tests {
         }
         assert!(found, "{marker:x}");
         assert!(image.build_id().is_some());
-        assert!(image.program_headers().any(|p| p.kind == PT_LOAD));
+        let phdrs = image.file.elf_program_headers();
+        assert!(phdrs.iter().any(|p| p.p_type.get(LE) == elf::PT_LOAD));
     }
 
     #[test]

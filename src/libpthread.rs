@@ -193,7 +193,7 @@ unsafe extern "C" fn visit(
     };
     let avma = bias.wrapping_add(low)..bias.wrapping_add(high);
     if search.after_self && !search.seen_self {
-        search.seen_self = avma.contains(&(find as usize as u64));
+        search.seen_self = avma.contains(&(find as *const () as u64));
         return 0;
     }
     let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {

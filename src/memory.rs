@@ -164,10 +164,10 @@ impl Maps {
             return false;
         }
         let path = self.path(e);
-        !(path.starts_with(b"[vvar")
-            || (path.starts_with(b"/dev/")
-                && !path.starts_with(b"/dev/zero")
-                && !path.starts_with(b"/dev/shm/")))
+        let device = path.starts_with(b"/dev/")
+            && !path.starts_with(b"/dev/zero")
+            && !path.starts_with(b"/dev/shm/");
+        !path.starts_with(b"[vvar") && !device
     }
 
     fn range_readable(&self, addr: u64, len: u64) -> bool {

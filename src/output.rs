@@ -39,6 +39,7 @@ fn fstat(fd: i32) -> Option<libc::stat> {
 }
 
 /// Start-up: remembers what fd 2 is.
+#[cfg_attr(test, allow(dead_code))] // called by the constructor only
 pub fn record_stderr_identity() {
     if let Some(st) = fstat(2) {
         STDERR_IDENTITY.store(file_identity(&st), Ordering::Relaxed);
@@ -177,10 +178,6 @@ impl Writer {
             old_mask,
             sigpipe_was_pending,
         }
-    }
-
-    pub fn deadline_ns(&self) -> u64 {
-        self.deadline_ns
     }
 
     /// Appends a complete line (a newline is added).
@@ -338,16 +335,6 @@ impl Line {
             DIGITS[(b >> 4) as usize],
             DIGITS[(b & 15) as usize],
         ]);
-    }
-
-    /// `0x` and 16 hex digits.
-    pub fn addr(&mut self, value: u64) {
-        let _ = fmt::Write::write_fmt(self, format_args!("0x{value:016x}"));
-    }
-
-    /// `0x` and the shortest hex.
-    pub fn hex(&mut self, value: u64) {
-        let _ = fmt::Write::write_fmt(self, format_args!("0x{value:x}"));
     }
 
     pub fn dec(&mut self, value: i64) {

@@ -20,12 +20,15 @@ pub fn config() -> Option<&'static Config> {
     unsafe { CONFIG.load(Ordering::Acquire).as_ref() }
 }
 
+// The unit-test binary does not run the constructor (it would install the
+// handlers in the test harness), so what only it calls is unused there.
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]
 fn faultdump_init() {
     init();
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn init() {
     let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();
     let var = |name: &str| std::env::var_os(name);
@@ -38,6 +41,7 @@ fn init() {
         var("FAULTHANDLER_MAX_THREADS"),
         var("FAULTHANDLER_DEADLINE"),
         var("FAULTHANDLER_DWARF_BUDGET"),
+        var("FAULTHANDLER_STATS"),
     ];
     let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
     let env = Environment {
@@ -49,6 +53,7 @@ fn init() {
         max_threads: bytes(5),
         deadline: bytes(6),
         dwarf_budget: bytes(7),
+        stats: bytes(8),
     };
     let parsed = config::parse(
         &env,
@@ -90,6 +95,7 @@ fn init() {
     }
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn warn_signal(signum: i32, why: &str) {
     let line = format!("faultdump: ignoring FAULTHANDLER_SIGNAL='{signum}': {why}\n");
     // SAFETY: writing our own buffer to fd 2.
@@ -100,6 +106,7 @@ fn warn_signal(signum: i32, why: &str) {
 /// std's default hook (which may capture a backtrace through the loader).
 /// After this, panic=abort raises SIGABRT, which ends a dump through
 /// `fault_in_dump`.
+#[cfg_attr(test, allow(dead_code))]
 fn on_internal_panic(info: &std::panic::PanicHookInfo) {
     let mut line = output::Line::new();
     line.push(b"faultdump: internal error");

@@ -199,14 +199,6 @@ impl Mapping {
         // SAFETY: the mapping is readable for len bytes while self lives.
         unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
     }
-
-    /// Keeps the mapping for the rest of the process's life.
-    pub fn leak(self) -> &'static [u8] {
-        // SAFETY: the mapping is never unmapped once leaked.
-        let bytes = unsafe { core::slice::from_raw_parts(self.ptr, self.len) };
-        core::mem::forget(self);
-        bytes
-    }
 }
 
 impl Drop for Mapping {

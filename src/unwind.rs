@@ -32,7 +32,6 @@ pub mod reg {
     pub const EFL: usize = 17;
     pub const ERR: usize = 19;
     pub const TRAPNO: usize = 20;
-    pub const CR2: usize = 22;
     pub const COUNT: usize = 23;
     /// Names in the order a dump prints them, with their index.
     pub const PRINTED: [(&str, usize); 20] = [
@@ -243,7 +242,8 @@ impl Walker<'_> {
         let mut emit = |frame: RawFrame, count: &mut usize| -> bool {
             visit(frame);
             *count += 1;
-            *count < MAX_FRAMES && (*count % 1024 != 0 || sys::monotonic_ns() < self.deadline_ns)
+            *count < MAX_FRAMES
+                && (!count.is_multiple_of(1024) || sys::monotonic_ns() < self.deadline_ns)
         };
         'context: loop {
             let pc = context.pc();

@@ -1211,3 +1211,34 @@ fn scratch_dir_in_tmp(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// FAULTHANDLER_STATS=1 ends the dump with the time and dump memory it took,
+/// as a note line (what the benchmarks report); without it, no such line.
+#[test]
+fn stats_note_reports_time_and_memory() {
+    let prog = faults_o0();
+    let run = Runner::new(&prog)
+        .arg("segv")
+        .env("FAULTHANDLER_STATS", "1")
+        .run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    let re = regex::Regex::new(
+        r"^faultdump: dump written in \d+\.\d{3} ms with (\d+) KiB of dump memory at most$",
+    )
+    .unwrap();
+    let kib: u64 = dump
+        .notes
+        .iter()
+        .find_map(|n| re.captures(n).map(|c| c[1].parse().unwrap()))
+        .unwrap_or_else(|| panic!("no stats note in:\n{}", run.stderr));
+    assert!(kib > 0, "{}", run.stderr);
+    let plain = Runner::new(&prog).arg("segv").run();
+    assert!(
+        plain
+            .dump()
+            .notes
+            .iter()
+            .all(|n| !n.contains("dump written in"))
+    );
+}

@@ -449,21 +449,28 @@ pub fn parse_dumps(text: &str) -> Vec<Dump> {
             });
             continue;
         }
-        if let Some(rest) = line.strip_prefix("  ... ") {
-            if let Some(n) = rest.strip_suffix(" frames not shown ...") {
-                let t = d.threads.last_mut().unwrap();
-                t.omitted = Some((n.parse().unwrap(), t.frames.len()));
-                continue;
-            }
+        if let Some(n) = line
+            .strip_prefix("  ... ")
+            .and_then(|rest| rest.strip_suffix(" frames not shown ..."))
+        {
+            let t = d.threads.last_mut().unwrap();
+            t.omitted = Some((n.parse().unwrap(), t.frames.len()));
+            continue;
         }
-        if let Some(rest) = line.strip_prefix("... ") {
-            if let Some(n) = rest.strip_suffix(" more threads not shown ...") {
-                d.threads_omitted = Some(n.parse().unwrap());
-                continue;
-            }
+        if let Some(n) = line
+            .strip_prefix("... ")
+            .and_then(|rest| rest.strip_suffix(" more threads not shown ..."))
+        {
+            d.threads_omitted = Some(n.parse().unwrap());
+            continue;
         }
         if let Some(why) = line.strip_prefix("  <no answer: ") {
             d.threads.last_mut().unwrap().no_answer = Some(why.trim_end_matches('>').to_string());
+            continue;
+        }
+        if line.starts_with("faultdump: ") {
+            // A note about the dump itself, wherever it stands.
+            d.notes.push(line.to_string());
             continue;
         }
         match line {
@@ -477,7 +484,6 @@ pub fn parse_dumps(text: &str) -> Vec<Dump> {
                     d.event = Some(line.to_string())
                 }
                 _ if line.starts_with("Cause: ") => d.cause = Some(line.to_string()),
-                _ if line.starts_with("faultdump: ") => d.notes.push(line.to_string()),
                 _ => {}
             },
         }
