@@ -408,8 +408,8 @@ pub fn expand_path(
         let c = template[i];
         if c == b'%' && i + 1 < template.len() {
             let expansion: Option<&[u8]> = match template[i + 1] {
-                b'p' => Some(decimal(pid as u64, &mut digits)),
-                b't' => Some(decimal(unix_time, &mut digits)),
+                b'p' => Some(crate::output::decimal(pid as u64, &mut digits)),
+                b't' => Some(crate::output::decimal(unix_time, &mut digits)),
                 b'e' => Some(exe_base),
                 b'%' => Some(b"%"),
                 _ => None,
@@ -425,18 +425,6 @@ pub fn expand_path(
     }
     out[len] = 0;
     Some(len)
-}
-
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
 }
 
 fn trimmed_lower(value: &[u8]) -> String {

@@ -155,20 +155,10 @@ fn char(out: &mut impl Out, c: char) {
 /// A decimal number.
 pub fn dec(out: &mut impl Out, value: i64) {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = value.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
     if value < 0 {
         out.put(b"-");
     }
-    out.put(&buf[i..]);
+    out.put(crate::output::decimal(value.unsigned_abs(), &mut buf));
 }
 
 /// `"0x…"`: the shortest hex, quoted.

@@ -349,6 +349,19 @@ impl fmt::Write for Line {
     }
 }
 
+/// `n` in decimal, written at the end of `buf` (no formatting machinery).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// `2026-11-25T10:42:07Z` from seconds since the epoch (UTC).
 pub fn utc_timestamp(unix: u64, line: &mut Line) {
     let days = (unix / 86_400) as i64;

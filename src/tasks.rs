@@ -96,18 +96,11 @@ fn task_path<'a>(tid: i32, file: &[u8], out: &'a mut [u8; 64]) -> Option<&'a CSt
         Some(())
     };
     push(b"/proc/self/task/")?;
-    let mut digits = [0u8; 12];
-    let mut i = digits.len();
-    let mut n = tid.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    push(&digits[i..])?;
+    let mut digits = [0u8; 20];
+    push(crate::output::decimal(
+        u64::from(tid.unsigned_abs()),
+        &mut digits,
+    ))?;
     push(b"/")?;
     push(file)?;
     out[len] = 0;

@@ -73,6 +73,18 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The event line of a SIGSEGV the process sent itself (raise, tgkill).
+fn assert_segv_sent_by_itself(dump: &Dump, run: &Run) {
+    assert_eq!(
+        dump.event.as_deref(),
+        Some(&*format!(
+            "Fatal error: Segmentation fault (SIGSEGV, SI_TKILL, sent by pid {}, uid {})",
+            run.pid,
+            uid()
+        ))
+    );
+}
+
 fn assert_complete(run: &Run) -> Dump {
     let dumps = run.dumps();
     assert_eq!(dumps.len(), 1, "expected one dump in:\n{}", run.stderr);
@@ -677,14 +689,7 @@ fn dump_from_inside_another_handler() {
     let run = Runner::new(&prog).arg("reraise").run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = assert_complete(&run);
-    assert_eq!(
-        dump.event.as_deref(),
-        Some(&*format!(
-            "Fatal error: Segmentation fault (SIGSEGV, SI_TKILL, sent by pid {}, uid {})",
-            run.pid,
-            uid()
-        ))
-    );
+    assert_segv_sent_by_itself(&dump, &run);
     let current = dump.current();
     let mut chain = vec!["reraising_handler", "<signal handler called>", "do_segv"];
     chain.extend(chain_of("do_reraise"));
@@ -789,14 +794,7 @@ fn sigsegv_sent_to_threads_inside_malloc_stdio_and_the_loader() {
                 .run();
             run.assert_killed_by(libc::SIGSEGV);
             let dump = assert_complete(&run);
-            assert_eq!(
-                dump.event.as_deref(),
-                Some(&*format!(
-                    "Fatal error: Segmentation fault (SIGSEGV, SI_TKILL, sent by pid {}, uid {})",
-                    run.pid,
-                    uid()
-                ))
-            );
+            assert_segv_sent_by_itself(&dump, &run);
             let current = dump.current();
             assert_ne!(current.tid as u32, run.pid, "the looping thread is current");
             let loop_fn = mode.replace('-', "_");

@@ -494,45 +494,12 @@ pub fn parse_dumps(text: &str) -> Vec<Dump> {
     dumps
 }
 
-/// gdb's backtrace of the same run: the function names of `bt`, innermost
-/// first (`<signal handler called>` kept), without arguments. The reference
-/// the dumps are compared with.
-pub fn gdb_backtrace(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
-    let mut cmd = Command::new("gdb");
-    cmd.args([
-        "-nx",
-        "-batch",
-        "-ex",
-        "set debuginfod enabled off",
-        "-ex",
-        "run",
-        "-ex",
-        "bt",
-    ]);
-    cmd.arg("--args").arg(program).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env_remove("LD_PRELOAD");
-    let out = cmd.output().expect("gdb");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let re =
-        Regex::new(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(.+?)(?: \(.*\)(?: at .*| from .*)?)?$").unwrap();
-    text.lines()
-        .filter(|l| l.starts_with('#'))
-        .filter_map(|l| {
-            if l.contains("<signal handler called>") {
-                return Some("<signal handler called>".to_string());
-            }
-            re.captures(l).map(|c| c[1].to_string())
-        })
-        .collect()
-}
-
-/// gdb's backtrace as [`gdb_backtrace`] gives it, but past `main` (as the
+/// gdb's backtrace of the same run, the reference the dumps are compared
+/// with: the function names of `bt`, innermost first (`<signal handler
+/// called>` kept), without arguments or parameter lists, past `main` (as the
 /// dumps show it: `__libc_start_call_main`, `__libc_start_main_impl`,
-/// `_start`) and after `commands` (e.g. `handle SIGSEGV nostop noprint
-/// pass`, `break raise`), which run before `run`.
+/// `_start`), after `commands` (e.g. `handle SIGSEGV nostop noprint pass`,
+/// `break raise`), which run before `run`.
 pub fn gdb_backtrace_past_main(
     program: &Path,
     args: &[&str],
