@@ -93,6 +93,11 @@ pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
                 return Claim::Acquired;
             }
             Err(owner) if owner == me => return Claim::Reentered,
+            Err(owner) if !sys::thread_exists(owner) => {
+                // A thread of the parent was dumping when this process was
+                // forked: in the child it does not exist to release the lock.
+                let _ = DUMPER.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Acquire);
+            }
             Err(_) if sys::monotonic_ns() >= give_up => return Claim::Declined,
             Err(_) => sys::sleep_ns(1_000_000),
         }

@@ -47,6 +47,11 @@ pub fn tgkill(tid: i32, sig: i32) -> bool {
     unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }
 }
 
+/// Whether `tid` is a thread of this process (signal 0 is only checked).
+pub fn thread_exists(tid: i32) -> bool {
+    tgkill(tid, 0) || errno() != libc::ESRCH
+}
+
 /// Nanoseconds on the monotonic clock (a vDSO call, no system call).
 pub fn monotonic_ns() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC)
