@@ -540,7 +540,7 @@ impl Stacks<'_> {
         let mut frames = core::mem::take(&mut self.dwarf_frames);
         if let Some((i, m)) = found {
             let query = dwarf::Query {
-                name_function: symbol.is_none(),
+                name_function: true,
                 stopped_here: *index == 0 && f.kind == FrameKind::Executing,
             };
             self.dwarf
@@ -562,18 +562,22 @@ impl Stacks<'_> {
         let mut name = Line::new();
         line.index = *index;
         line.inlined = false;
+        // The function's name as its debug information gives it (what gdb
+        // shows: `parse_header`, not the symbol `parse_header.isra.0`), else
+        // the symbol's; the offset from the symbol where there is one.
+        let dwarf_name = physical.and_then(|p| p.function.as_deref());
         match (&symbol, physical) {
             (Some(symbol), _) => {
-                demangle_into(symbol.name, &mut name);
-                line.function = Some(name.as_bytes());
+                line.function = dwarf_name.or_else(|| {
+                    demangle_into(symbol.name, &mut name);
+                    Some(name.as_bytes())
+                });
                 line.offset = Some(f.addr.wrapping_sub(symbol.start));
             }
             (None, Some(frame)) => {
-                line.function = frame.function.as_deref();
+                line.function = dwarf_name;
                 let bias = found.map_or(0, |(_, m)| m.bias);
-                line.offset = frame
-                    .function
-                    .as_ref()
+                line.offset = dwarf_name
                     .and(frame.entry)
                     .map(|entry| f.addr.wrapping_sub(entry.wrapping_add(bias)));
             }

@@ -204,8 +204,9 @@ fn resolve<'s>(
         paths::display_path(dwarf, unit, header, file)
     };
     let mut at = position;
+    let assembler = names::is_assembler(unit);
     for scope in scopes.iter().rev() {
-        let named = scope.inlined || query.name_function;
+        let named = (scope.inlined || query.name_function) && !assembler;
         out.push(Frame {
             function: named
                 .then(|| names::function_name(dwarf, unit, refs, scope.offset, budget))

@@ -29,11 +29,6 @@ fn base_name(name: &str) -> String {
     out.to_string()
 }
 
-/// gdb names glibc's internal aliases (`__GI_raise` for `raise`).
-fn gdb_base_name(name: &str) -> String {
-    base_name(name.strip_prefix("__GI_").unwrap_or(name))
-}
-
 fn show(ours: &[Frame], gdb: &[GdbFrame]) -> String {
     let mut s = String::from("ours:\n");
     for f in ours {
@@ -63,8 +58,9 @@ fn assert_same_as_gdb(ours: &[Frame], gdb: &[GdbFrame], tail_calls: &[&str]) {
         if j == gdb.len() {
             break;
         }
-        let name = base_name(&f.function);
-        while j < gdb.len() && gdb_base_name(&gdb[j].function) != name {
+        // Names as gdb shows them, exactly: from the debug information.
+        let name = strip_params(&f.function).to_string();
+        while j < gdb.len() && gdb[j].function != name {
             assert!(
                 tail_calls.contains(&gdb[j].function.as_str()),
                 "frame {i} ({name}) is not gdb's next frame {:?}\n{}",

@@ -201,6 +201,7 @@ fn seven_signals_from_real_faults() {
         ),
     ];
     for (mode, sig, above, event_ok, cause) in cases {
+        let above: Vec<&str> = above.iter().map(|n| libc_function(n)).collect();
         let run = Runner::new(&prog).arg(mode).run();
         run.assert_killed_by(sig);
         let dump = assert_complete(&run);
@@ -773,8 +774,9 @@ fn abort_inside_free_with_the_arena_lock_held() {
     );
     let dump = assert_complete(&run);
     let current = dump.current();
-    current.assert_chain(&["free", "double_free", "run_locked_malloc", "main"]);
-    assert!(current.position("abort") < current.position("free"));
+    let (abort, free) = (libc_function("abort"), libc_function("free"));
+    current.assert_chain(&[free, "double_free", "run_locked_malloc", "main"]);
+    assert!(current.position(abort) < current.position(free));
     let gdb = gdb_backtrace_past_main(&prog, &["locked-malloc"], &[], &[]);
     assert_matches_gdb(current, &gdb, "double_free", None);
 }

@@ -148,6 +148,22 @@ fn scope_name<'s>(
     }
 }
 
+/// Whether a unit is assembly (`DW_LANG_Mips_Assembler`, what GNU as
+/// writes). gdb does not take function names from such units (it names
+/// those frames from the symbol table, `clone3` rather than `__clone3`),
+/// so neither does a dump; their line tables are used all the same.
+pub fn is_assembler(unit: &Unit<Reader>) -> bool {
+    let Ok(mut entries) = unit.entries_raw(None) else {
+        return false;
+    };
+    let mut root = DebuggingInformationEntry::null();
+    entries.read_entry(&mut root).is_ok()
+        && matches!(
+            root.attr_value(gimli::DW_AT_language),
+            Some(AttributeValue::Language(gimli::DW_LANG_Mips_Assembler))
+        )
+}
+
 fn is_c(root: &DebuggingInformationEntry<Reader>) -> bool {
     matches!(
         root.attr_value(gimli::DW_AT_language),

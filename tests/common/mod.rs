@@ -639,3 +639,34 @@ pub fn gdb_frames(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<Gd
         })
         .collect()
 }
+
+/// What a dump, like gdb, calls a C library function: the name its debug
+/// information gives when libc6-dbg is installed (scripts/install-test-deps.sh
+/// installs it), else the exported symbol.
+pub fn libc_function(exported: &'static str) -> &'static str {
+    static DEBUG_INFO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let debug_info = *DEBUG_INFO.get_or_init(|| {
+        let notes = Command::new("readelf")
+            .args(["-n", "/usr/lib/x86_64-linux-gnu/libc.so.6"])
+            .output()
+            .unwrap();
+        let notes = String::from_utf8_lossy(&notes.stdout);
+        let id = notes
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Build ID: "))
+            .unwrap()
+            .to_string();
+        Path::new(&format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &id[..2],
+            &id[2..]
+        ))
+        .exists()
+    });
+    match exported {
+        "abort" if debug_info => "__GI_abort",
+        "free" if debug_info => "__GI___libc_free",
+        "sigwait" if debug_info => "__GI___sigwait",
+        other => other,
+    }
+}
