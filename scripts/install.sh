@@ -11,10 +11,9 @@
 #   --global        also register the library in ROOT/etc/ld.so.preload, so
 #                   that every dynamically linked process loads it
 #   --library FILE  the library to install (default: what
-#                   scripts/build-release.sh made beside this script:
-#                   dist/glibc-2.34/libfaultdump.so if the root's glibc is
-#                   2.34 or later, else dist/libfaultdump.so (glibc 2.17 and
-#                   later); without dist/, target/release/libfaultdump.so)
+#                   scripts/build-release.sh made beside this script,
+#                   dist/libfaultdump.so, for glibc 2.17 and later; without
+#                   dist/, target/release/libfaultdump.so)
 #   --uninstall     undo what earlier runs did under this prefix and root,
 #                   and nothing else
 #
@@ -164,25 +163,8 @@ if [ "$uninstall" = 1 ]; then
 fi
 
 # ---- Install ----------------------------------------------------------------
-# Whether the root's C library is glibc 2.34 or later: its libc.so.6 then
-# defines the symbol version GLIBC_2.34 (a plain string in its .dynstr).
-root_has_glibc_2_34() {
-  local dir
-  for dir in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64 usr/lib64 lib usr/lib; do
-    if [ -e "$root/$dir/libc.so.6" ]; then
-      grep -qa 'GLIBC_2\.34' "$root/$dir/libc.so.6"
-      return
-    fi
-  done
-  return 1
-}
-
 if [ -z "$library" ]; then
-  candidates=("$here/../dist/$name" "$here/../target/release/$name")
-  if root_has_glibc_2_34; then
-    candidates=("$here/../dist/glibc-2.34/$name" "${candidates[@]}")
-  fi
-  for candidate in "${candidates[@]}"; do
+  for candidate in "$here/../dist/$name" "$here/../target/release/$name"; do
     if [ -f "$candidate" ]; then library=$candidate; break; fi
   done
   [ -n "$library" ] || {

@@ -6,9 +6,12 @@
 # write, open, sigaction, ..., and zig puts its stub before libc.so.6's (with
 # or without -lpthread), so the library would get a NEEDED entry for a file
 # every process then opens (src/libpthread.rs). zig's libc.so.6 stub for
-# this glibc ($FAULTDUMP_LIBC_STUB, found by build-release.sh) goes first. Everything the library calls is in libc.so.6 or the
-# loader (--no-undefined makes anything else a link error, not a library
-# that fails to load). -lgcc_s: the library has no unwinder (src/nounwind.rs).
+# this glibc ($FAULTDUMP_LIBC_STUB, found by build-release.sh) goes first.
+# --no-undefined makes a function found in no library a link error, not a
+# library that fails to load. A function only libpthread.so.0 or libdl.so.2
+# defines still links (zig adds their stubs by itself) and brings its file
+# back as a NEEDED entry: tests/ship.rs's NEEDED check is what catches that.
+# -lgcc_s: the library has no unwinder (src/nounwind.rs).
 set -eu
 n=$#
 i=0
