@@ -64,8 +64,12 @@ fi
 
 # Debian's python3 with python3-dbg: the debug file is found by build-id and
 # its sections are zlib-compressed (11 MB of .debug_info inflated from 5 MB).
+# No target: issue 5's 25 ms is for libpython's own uncompressed DWARF (above).
+# Here the unit needed sits 9.7 MB into a zlib stream, which cannot be
+# entered in the middle; inflating that far alone takes ~30 ms (README,
+# "Limits"). The figure is reported for information.
 if dpkg -s python3-dbg >/dev/null 2>&1; then
-  dwarf_case python_dbg "DWARF dump, CPython (Debian python3-dbg, compressed)" 25 11 \
+  dwarf_case python_dbg "DWARF dump, CPython (Debian python3-dbg, compressed)" - 11 \
     ' in faulthandler_sigsegv.* at .*faulthandler\.c:[0-9]+' 100 \
     /usr/bin/python3 -c 'import faulthandler; faulthandler._sigsegv()'
 else
