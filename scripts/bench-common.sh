@@ -139,37 +139,30 @@ judge() {
   python3 "$BENCH_SRC/compare.py" "$mode" "$target" "$scenario" "$BENCH_TMP/$name.json" "$@"
 }
 
-# cpu_of NAME: NAME_cpu, the CPU time (user + system) of the spawn loop's
-# runs in NAME, for `judge`.
-cpu_of() {
+# per_run_of NAME FIELD LABEL SUFFIX: NAME_SUFFIX, a result file for `judge`
+# made of one per-run figure the spawn loop records in NAME (FIELD).
+per_run_of() {
   python3 -c '
 import json, statistics, sys
+field, label = sys.argv[3], sys.argv[4]
 results = json.load(open(sys.argv[1]))["results"]
 out = []
 for r in results:
-    t = [float(x) for x in r["cpu_s"]]
-    out.append({"command": r["command"] + " (CPU time)", "mean": statistics.mean(t),
+    t = [float(x) for x in r[field]]
+    out.append({"command": r["command"] + " (" + label + ")", "mean": statistics.mean(t),
                 "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
                 "median": statistics.median(t), "times": t})
 json.dump({"results": out}, open(sys.argv[2], "w"))
-' "$BENCH_TMP/$1.json" "$BENCH_TMP/${1}_cpu.json"
+' "$BENCH_TMP/$1.json" "$BENCH_TMP/${1}_$4.json" "$2" "$3"
 }
+
+# cpu_of NAME: NAME_cpu, the CPU time (user + system) of the spawn loop's
+# runs in NAME, for `judge`.
+cpu_of() { per_run_of "$1" cpu_s "CPU time" cpu; }
 
 # rss_of NAME: NAME_rss, the peak RSS (ru_maxrss, KiB) of the spawn loop's
 # runs in NAME, for `judge kib`.
-rss_of() {
-  python3 -c '
-import json, statistics, sys
-results = json.load(open(sys.argv[1]))["results"]
-out = []
-for r in results:
-    t = [float(x) for x in r["maxrss_kib"]]
-    out.append({"command": r["command"] + " (ru_maxrss)", "mean": statistics.mean(t),
-                "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
-                "median": statistics.median(t), "times": t})
-json.dump({"results": out}, open(sys.argv[2], "w"))
-' "$BENCH_TMP/$1.json" "$BENCH_TMP/${1}_rss.json"
-}
+rss_of() { per_run_of "$1" maxrss_kib ru_maxrss rss; }
 
 # skip SCENARIO TARGET WHY: a figure that this build cannot give.
 skip() {

@@ -217,16 +217,7 @@ fn portable_build_dumps_a_real_crash() {
         .arg("segv")
         .preload(&lib.to_string_lossy())
         .run();
-    run.assert_killed_by(libc::SIGSEGV);
-    let dump = run.dump();
-    assert!(dump.complete, "{}", run.stderr);
-    dump.current().assert_chain(&[
-        "do_segv",
-        "crash_inner",
-        "crash_middle",
-        "crash_outer",
-        "main",
-    ]);
+    assert_segv_through_the_chain(&run);
     // Nothing said in a process that does not crash.
     let quiet = Runner::new("/bin/true")
         .preload(&lib.to_string_lossy())
@@ -300,16 +291,7 @@ fn portable_build_runs_under_an_older_glibc() {
             .run()
     };
     let run = old(lib);
-    run.assert_killed_by(libc::SIGSEGV);
-    let dump = run.dump();
-    assert!(dump.complete, "{}", run.stderr);
-    dump.current().assert_chain(&[
-        "do_segv",
-        "crash_inner",
-        "crash_middle",
-        "crash_outer",
-        "main",
-    ]);
+    let dump = assert_segv_through_the_chain(&run);
     assert!(
         dump.modules.iter().any(|m| m.contains("libc-2.31.so")),
         "{:?}",
@@ -326,14 +308,7 @@ fn portable_build_runs_under_an_older_glibc() {
     overflow.assert_killed_by(libc::SIGSEGV);
     let dump = overflow.dump();
     assert!(dump.complete, "{}", overflow.stderr);
-    assert!(
-        dump.cause
-            .as_deref()
-            .unwrap_or("")
-            .starts_with("Cause: stack overflow"),
-        "{:?}",
-        dump.cause
-    );
+    dump.assert_cause("stack overflow");
     assert_eq!(dump.current().name, "deep");
     assert_eq!(dump.current().frames[0].name(), "recurse");
     assert!(
@@ -751,4 +726,19 @@ fn runner_rejects_what_it_does_not_know() {
         .args(["--library", "/nonexistent/libfaultdump.so", "true"])
         .run();
     assert_eq!(run.code(), Some(2));
+}
+
+/// A complete dump of `faults segv`, dying by SIGSEGV, with its named chain.
+fn assert_segv_through_the_chain(run: &Run) -> Dump {
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    dump.current().assert_chain(&[
+        "do_segv",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
+        "main",
+    ]);
+    dump
 }

@@ -206,14 +206,7 @@ fn stack_overflow_in_a_thread_with_a_small_stack() {
     run.assert_killed_by(libc::SIGSEGV);
     let dump = run.dump();
     assert!(dump.complete, "{}", run.stderr);
-    assert!(
-        dump.cause
-            .as_deref()
-            .unwrap_or("")
-            .starts_with("Cause: stack overflow"),
-        "{:?}",
-        dump.cause
-    );
+    dump.assert_cause("stack overflow");
     let t = dump.current();
     assert_eq!(t.name, "deep");
     assert_eq!(t.frames[0].name(), "recurse");

@@ -366,6 +366,17 @@ impl Dump {
         self.threads.iter().find(|t| t.tid == tid)
     }
 
+    /// Asserts the `Cause:` line starts with `what`.
+    pub fn assert_cause(&self, what: &str) {
+        let cause = self.cause.as_deref().unwrap_or("");
+        assert!(
+            cause
+                .strip_prefix("Cause: ")
+                .is_some_and(|c| c.starts_with(what)),
+            "cause {cause:?}, want {what:?}"
+        );
+    }
+
     pub fn text(&self) -> String {
         self.lines.join("\n")
     }
