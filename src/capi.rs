@@ -88,7 +88,7 @@ pub extern "C" fn faultdump_enable(fd: c_int, all_threads: c_int) -> c_int {
     FATAL_FD.store(fd, Ordering::Release);
     FATAL_ALL_THREADS.store(all_threads != 0, Ordering::Release);
     stacks::ensure_altstack();
-    signals::install_fatal(None);
+    signals::install_fatal();
     if faultdump_is_enabled() == 0 {
         return fail(libc::EINVAL);
     }

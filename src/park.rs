@@ -88,7 +88,7 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
         // A parked thread runs nothing else: every asynchronous signal
         // waits until it is released.
-        action.sa_mask = signals::dump_mask(None);
+        action.sa_mask = signals::dump_mask();
         if sys::sigaction_set(sig, &action) {
             SIGNAL.store(sig, Ordering::Release);
             return Some(sig);

@@ -82,17 +82,18 @@ pub fn uninstall(sig: i32) -> bool {
     sys::sigaction_set(sig, &previous)
 }
 
-/// Signals blocked while a fatal dump is written: every asynchronous signal
-/// (so the program's own handlers do not run in the middle of the dump), but
-/// not the synchronous faults (a fault inside the dump must reach our
-/// handler at once) nor the signal that parks threads.
-pub fn dump_mask(park_signal: Option<i32>) -> libc::sigset_t {
+/// Signals blocked while a dump is written: every asynchronous signal (so
+/// the program's own handlers do not run in the middle of the dump), but not
+/// the synchronous faults (a fault inside the dump must reach our handler at
+/// once). The signal that parks threads is blocked too: a thread waiting in
+/// a fatal handler is walked from /proc instead (see `park`).
+pub fn dump_mask() -> libc::sigset_t {
     // SAFETY: sigfillset initialises the set it is given.
     let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
     // SAFETY: set is a valid sigset_t.
     unsafe {
         libc::sigfillset(&mut set);
-        for sig in FATAL_SIGNALS.iter().copied().chain(park_signal) {
+        for &sig in &FATAL_SIGNALS {
             libc::sigdelset(&mut set, sig);
         }
     }
@@ -100,8 +101,8 @@ pub fn dump_mask(park_signal: Option<i32>) -> libc::sigset_t {
 }
 
 /// Installs the fatal handlers; returns how many took.
-pub fn install_fatal(park_signal: Option<i32>) -> usize {
-    let mask = dump_mask(park_signal);
+pub fn install_fatal() -> usize {
+    let mask = dump_mask();
     FATAL_SIGNALS
         .iter()
         .filter(|&&sig| install(sig, fatal_handler, &mask))

@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::config::{self, Config, Environment, Process};
-use crate::{modules, output, signals, stacks, sys, threadstart, usersignal, watchdog};
+use crate::{modules, output, signals, stacks, sys, usersignal, watchdog};
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -74,8 +74,7 @@ fn init() {
     std::panic::set_hook(Box::new(on_internal_panic));
     if config.fatal {
         stacks::ensure_altstack();
-        signals::install_fatal(None);
-        threadstart::init();
+        signals::install_fatal();
     }
     for s in &config.signals {
         let refused = usersignal::refusal(s.signum).or_else(|| {

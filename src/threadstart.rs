@@ -14,10 +14,9 @@
 //! unwind through.
 //!
 //! The real `pthread_create` is the next definition after this library, as
-//! `dlsym(RTLD_NEXT)` would find it ([`crate::libpthread`]), looked up in
-//! the constructor or at the first call (a library's constructor may create
-//! a thread before ours ran, and below glibc 2.34 libpthread may be loaded
-//! later), never in a handler.
+//! `dlsym(RTLD_NEXT)` would find it ([`crate::libpthread`]), looked up at
+//! the first call, never at start-up (most processes create no thread; the
+//! search visits every loaded module) and never in a handler.
 //!
 //! Threads get an alternate stack only while the fatal handlers are
 //! installed: with `FAULTHANDLER=0` the wrapper only forwards.
@@ -34,9 +33,9 @@ static KEY: AtomicUsize = AtomicUsize::new(0);
 static INIT: Once = Once::new();
 
 /// Looks up the real `pthread_create` and creates the key. Not signal-safe
-/// (it takes the loader lock): called from the constructor, or from a
-/// wrapped call while either is still missing.
-pub fn init() {
+/// (it takes the loader lock): called from a wrapped call while either is
+/// still missing.
+fn init() {
     if real_create().is_none() {
         return;
     }

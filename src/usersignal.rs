@@ -77,7 +77,7 @@ pub fn register(sig: i32, fd: Option<i32>, all_threads: bool, chain: bool) -> bo
         return true;
     }
     r.active.store(true, Ordering::Release);
-    if signals::install(sig, user_handler, &signals::dump_mask(None)) {
+    if signals::install(sig, user_handler, &signals::dump_mask()) {
         true
     } else {
         r.active.store(false, Ordering::Release);
