@@ -20,7 +20,7 @@ use core::time::Duration;
 use crate::config::FATAL_SIGNALS;
 use crate::dump::{self, Claim, Options, Trigger};
 use crate::unwind::Registers;
-use crate::{signals, stacks, usersignal, watchdog};
+use crate::{realsig, signals, stacks, usersignal, watchdog};
 
 /// Where fatal dumps go after `faultdump_enable`: -1 for the configured
 /// output (`FAULTHANDLER`).
@@ -88,6 +88,7 @@ pub extern "C" fn faultdump_enable(fd: c_int, all_threads: c_int) -> c_int {
     FATAL_FD.store(fd, Ordering::Release);
     FATAL_ALL_THREADS.store(all_threads != 0, Ordering::Release);
     stacks::ensure_altstack();
+    realsig::resolve();
     signals::install_fatal();
     if faultdump_is_enabled() == 0 {
         return fail(libc::EINVAL);
@@ -182,6 +183,7 @@ pub extern "C" fn faultdump_register(
     if let Err(e) = check_fd(fd) {
         return fail(e);
     }
+    realsig::resolve();
     if !usersignal::register(signum, Some(fd), all_threads != 0, chain != 0) {
         return fail(libc::EINVAL);
     }

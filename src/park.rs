@@ -82,14 +82,11 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         if sig == taken || avoid(sig) || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL {
             continue;
         }
-        // SAFETY: zeroed is a valid sigaction; the fields are set below.
-        let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
-        action.sa_sigaction = park_handler as extern "C" fn(_, _, _) as usize;
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
         // A parked thread runs nothing else: every asynchronous signal
-        // waits until it is released.
-        action.sa_mask = signals::dump_mask();
-        if sys::sigaction_set(sig, &action) {
+        // waits until it is released. Installed as faultdump's other
+        // handlers are, so that the program sees `SIG_DFL` on it, and
+        // gets it when it takes it.
+        if signals::install(sig, park_handler, &signals::dump_mask()) {
             SIGNAL.store(sig, Ordering::Release);
             return Some(sig);
         }

@@ -10,76 +10,46 @@
 //! and is delivered when the handler returns. A handler that was installed
 //! before ours therefore runs after the dump, as with Python's faulthandler.
 
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use crate::config::{Config, FATAL_SIGNALS};
+use crate::disposition;
 use crate::dump::{self, Claim, Options, Trigger};
 use crate::names;
+use crate::sigframe::{self, signal_entry};
 use crate::sys;
 use crate::unwind::Registers;
 
-/// Signal numbers run from 1 to 64 on Linux.
-const NSIG: usize = 65;
-
-/// Dispositions found when ours were installed, by signal number. Written
-/// once per signal before our handler for it is installed, read after.
-struct Saved {
-    actions: [UnsafeCell<libc::sigaction>; NSIG],
-    installed: [AtomicBool; NSIG],
-}
-
-// SAFETY: each slot is written only by the constructor (or the C API, under
-// the same rule) before the matching `installed` flag is set with Release;
-// handlers read a slot only after seeing the flag with Acquire.
-unsafe impl Sync for Saved {}
-
-static SAVED: Saved = Saved {
-    // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, empty mask).
-    actions: [const { UnsafeCell::new(unsafe { core::mem::zeroed() }) }; NSIG],
-    installed: [const { AtomicBool::new(false) }; NSIG],
-};
-
-/// The disposition `sig` had before ours, if ours is installed.
+/// What `sig` would do without us, if ours is installed: the program's
+/// view of it ([`crate::disposition`]) while our handler is what the
+/// kernel runs (the disposition found when ours was installed, or
+/// `SIG_DFL` the program set since); `SIG_DFL` if the program has its own
+/// handler in the kernel and ours was reached anyway (a handler that kept
+/// our address, or one racing the program's install).
 pub fn previous(sig: i32) -> Option<libc::sigaction> {
-    let i = usize::try_from(sig).ok().filter(|&i| i < NSIG)?;
-    // SAFETY: see `Saved`: the flag guards the slot.
-    SAVED.installed[i]
-        .load(Ordering::Acquire)
-        .then(|| unsafe { *SAVED.actions[i].get() })
+    let record = disposition::record(sig)?;
+    let view = if record.ours {
+        record.view
+    } else {
+        disposition::Action::DEFAULT
+    };
+    Some(view.to_libc())
 }
 
-/// Installs `handler` for `sig`, keeping what was there for chaining.
+/// Installs `handler` (an address made by [`signal_entry!`]) for `sig`,
+/// keeping what was there for chaining and as the program's view.
 pub fn install(
     sig: i32,
-    handler: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void),
+    handler: unsafe extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void),
     mask: &libc::sigset_t,
 ) -> bool {
-    let i = sig as usize;
-    if i >= NSIG || SAVED.installed[i].load(Ordering::Acquire) {
-        return false;
-    }
-    // SAFETY: zeroed is a valid sigaction; the fields are set below.
-    let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
-    action.sa_sigaction = handler as usize;
-    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
-    action.sa_mask = *mask;
-    // SAFETY: the slot is not yet visible to handlers (flag not set); the
-    // pointers are valid.
-    let ok = unsafe { libc::sigaction(sig, &action, SAVED.actions[i].get()) == 0 };
-    if ok {
-        SAVED.installed[i].store(true, Ordering::Release);
-    }
-    ok
+    // SAFETY: sigset_t starts with the kernel's 64-bit mask.
+    let mask = unsafe { *(mask as *const libc::sigset_t).cast::<u64>() };
+    disposition::install(sig, handler as usize, mask)
 }
 
-/// Puts back the disposition found before ours; true if ours was installed.
+/// Puts back the disposition found before ours (or what the program set
+/// since); true if ours was installed.
 pub fn uninstall(sig: i32) -> bool {
-    let Some(previous) = previous(sig) else {
-        return false;
-    };
-    SAVED.installed[sig as usize].store(false, Ordering::Release);
-    sys::sigaction_set(sig, &previous)
+    disposition::uninstall(sig).is_some()
 }
 
 /// Signals blocked while a dump is written: every asynchronous signal (so
@@ -105,13 +75,26 @@ pub fn install_fatal() -> usize {
     let mask = dump_mask();
     FATAL_SIGNALS
         .iter()
-        .filter(|&&sig| install(sig, fatal_handler, &mask))
+        .filter(|&&sig| install(sig, fatal_entry, &mask))
         .count()
 }
 
-extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+signal_entry!(fatal_entry, fatal_handler);
+
+extern "C" fn fatal_handler(
+    sig: i32,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+    entry_sp: usize,
+) {
     let _errno = sys::ErrnoGuard::save();
-    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    if !sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
+        // Called as a plain function (`void (*)(int)`) by someone who kept
+        // our address: no siginfo, no registers to trust. Doing nothing
+        // is what lets the caller go on to the death it chose.
+        return;
+    }
+    // SAFETY: checked above: the kernel's siginfo_t for this signal.
     let info = unsafe { &*info };
     let Some(config) = crate::startup::config() else {
         die_as_before(sig, info, uc);

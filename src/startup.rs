@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::config::{self, Config, Environment, Process};
-use crate::{modules, output, signals, stacks, sys, usersignal, watchdog};
+use crate::{modules, output, realsig, signals, stacks, sys, usersignal, watchdog};
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -72,6 +72,8 @@ fn init() {
     let config = Box::leak(Box::new(parsed.config));
     CONFIG.store(config, Ordering::Release);
     std::panic::set_hook(Box::new(on_internal_panic));
+    // Before any handler is installed: the one loader search of start-up.
+    realsig::resolve();
     if config.fatal {
         stacks::ensure_altstack();
         signals::install_fatal();

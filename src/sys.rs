@@ -275,13 +275,13 @@ pub fn sigaction_get(sig: i32) -> libc::sigaction {
     // SAFETY: old is written by the call.
     let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
     // SAFETY: a null new action only queries.
-    unsafe { libc::sigaction(sig, core::ptr::null(), &mut old) };
+    unsafe { crate::realsig::sigaction(sig, core::ptr::null(), &mut old) };
     old
 }
 
 pub fn sigaction_set(sig: i32, action: &libc::sigaction) -> bool {
     // SAFETY: action is a valid sigaction; the old action is not wanted.
-    unsafe { libc::sigaction(sig, action, core::ptr::null_mut()) == 0 }
+    unsafe { crate::realsig::sigaction(sig, action, core::ptr::null_mut()) == 0 }
 }
 
 /// The kernel name of the calling thread (its comm), without allocation.

@@ -161,8 +161,7 @@ pub struct Walker<'a> {
     pub bp_unknown: bool,
 }
 
-/// `mov $15, %rax; syscall`: x86_64 glibc's `__restore_rt`.
-const RESTORE_RT: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+use crate::sigframe::RESTORE_RT;
 
 impl Walker<'_> {
     fn is_code(&self, addr: u64) -> bool {

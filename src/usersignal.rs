@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use crate::config::FATAL_SIGNALS;
 use crate::dump::{self, Claim, Options, Trigger};
 use crate::park;
+use crate::sigframe::{self, signal_entry};
 use crate::signals;
 use crate::sys;
 use crate::unwind::Registers;
@@ -77,7 +78,7 @@ pub fn register(sig: i32, fd: Option<i32>, all_threads: bool, chain: bool) -> bo
         return true;
     }
     r.active.store(true, Ordering::Release);
-    if signals::install(sig, user_handler, &signals::dump_mask()) {
+    if signals::install(sig, user_entry, &signals::dump_mask()) {
         true
     } else {
         r.active.store(false, Ordering::Release);
@@ -98,8 +99,20 @@ pub fn unregister(sig: i32) -> bool {
     true
 }
 
-extern "C" fn user_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+signal_entry!(user_entry, user_handler);
+
+extern "C" fn user_handler(
+    sig: i32,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+    entry_sp: usize,
+) {
     let _errno = sys::ErrnoGuard::save();
+    if !sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
+        // Called as a plain function by someone who kept our address: no
+        // registers to dump, no arguments to chain with.
+        return;
+    }
     let r = &REGISTERED[sig as usize];
     let active = r.active.load(Ordering::Acquire);
     if active {
