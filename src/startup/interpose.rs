@@ -56,16 +56,15 @@ pub unsafe extern "C" fn sigaction(
     act: *const libc::sigaction,
     old: *mut libc::sigaction,
 ) -> c_int {
-    if dispositions::record(sig).is_some() {
-        // SAFETY: per the contract, act is null or valid.
-        let new = unsafe { act.as_ref() }.map(Action::from_libc);
-        if let Some(previous) = dispositions::exchange(sig, new) {
-            if !old.is_null() {
-                // SAFETY: per the contract, old is valid.
-                unsafe { *old = previous.to_libc() };
-            }
-            return 0;
+    // SAFETY: per the contract, act is null or valid; read only for a
+    // handled signal (the C library checks the number before it reads).
+    let new = || unsafe { act.as_ref() }.map(Action::from_libc);
+    if let Some(previous) = dispositions::exchange(sig, new) {
+        if !old.is_null() {
+            // SAFETY: per the contract, old is valid.
+            unsafe { *old = previous.to_libc() };
         }
+        return 0;
     }
     // SAFETY: forwarded as called.
     unsafe { realsig::sigaction(sig, act, old) }

@@ -127,7 +127,10 @@ fn index(sig: i32) -> Option<usize> {
 /// which needs more than 190 installs in flight.
 fn take_slot() -> usize {
     loop {
-        let start = HINT.fetch_add(1, Ordering::Relaxed);
+        // A plain load and store: racing writers may start at the same
+        // slot, and the claim below settles it.
+        let start = HINT.load(Ordering::Relaxed);
+        HINT.store(start.wrapping_add(1), Ordering::Relaxed);
         for k in 0..POOL {
             let i = (start + k) % POOL;
             if !SLOTS[i].busy.load(Ordering::Relaxed)
@@ -236,7 +239,9 @@ fn sync(i: usize, mut word: u64, mut record: Record) {
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
         // SAFETY: both pointers are valid.
         unsafe { realsig::sigaction(i as i32, &action, &mut old) };
-        if let Some(r) = old.sa_restorer {
+        if let Some(r) = old.sa_restorer
+            && RESTORER.load(Ordering::Relaxed) == 0
+        {
             RESTORER.store(r as usize, Ordering::Relaxed);
         }
         match current(i) {
@@ -316,34 +321,38 @@ pub fn uninstall(sig: i32) -> Option<Record> {
 }
 
 /// The program's `sigaction` on a handled signal: replaces the view with
-/// `new` (if given) and returns the view it replaced, as glibc reports an
-/// action (with its restorer flag). `None` if faultdump does not handle
-/// `sig`: the call is the C library's. Async-signal-safe.
-pub fn exchange(sig: i32, new: Option<Action>) -> Option<Action> {
+/// what `new` gives (if anything) and returns the view it replaced, as
+/// glibc reports an action (with its restorer flag). `None` if faultdump
+/// does not handle `sig`: the call is the C library's, and `new` is not
+/// called. Async-signal-safe.
+pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action> {
     let i = index(sig)?;
+    let (mut word, mut old) = current(i)?;
+    let Some(mut new) = new() else {
+        return Some(visible(sig, &old));
+    };
+    new.flags |= SA_RESTORER;
+    new.restorer = 0;
+    let record = Record {
+        view: new,
+        ours: new.handler == libc::SIG_DFL,
+    };
     loop {
-        let (word, old) = current(i)?;
-        let old = visible(sig, &old);
-        let Some(mut new) = new else {
-            return Some(old);
-        };
-        new.flags |= SA_RESTORER;
-        new.restorer = 0;
-        let record = Record {
-            view: new,
-            ours: new.handler == libc::SIG_DFL,
-        };
         let next = publish(record);
-        if VIEW[i]
-            .compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+        if let Err(now) =
+            VIEW[i].compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
         {
             free_slot(next);
+            (word, old) = match now {
+                // Given back meanwhile: the C library's call after all.
+                0 => return None,
+                _ => current(i)?,
+            };
             continue;
         }
         free_slot(word);
         sync(i, next, record);
-        return Some(old);
+        return Some(visible(sig, &old));
     }
 }
 
