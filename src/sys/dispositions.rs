@@ -235,13 +235,19 @@ fn kernel_action(i: usize, record: &Record) -> libc::sigaction {
 fn sync(i: usize, mut word: u64, mut record: Record) {
     loop {
         let action = kernel_action(i, &record);
+        // The old action is asked for only until glibc's restorer is known
+        // (the program's old action is the view's, not the kernel's).
         // SAFETY: an all-zero sigaction is valid; written by the call.
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
-        // SAFETY: both pointers are valid.
-        unsafe { realsig::sigaction(i as i32, &action, &mut old) };
-        if let Some(r) = old.sa_restorer
-            && RESTORER.load(Ordering::Relaxed) == 0
-        {
+        let learn = RESTORER.load(Ordering::Relaxed) == 0;
+        let old_ptr = if learn {
+            &mut old as *mut libc::sigaction
+        } else {
+            core::ptr::null_mut()
+        };
+        // SAFETY: both pointers are valid or null.
+        unsafe { realsig::sigaction(i as i32, &action, old_ptr) };
+        if let Some(r) = old.sa_restorer {
             RESTORER.store(r as usize, Ordering::Relaxed);
         }
         match current(i) {
