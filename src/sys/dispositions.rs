@@ -345,8 +345,7 @@ pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action
     };
     loop {
         let next = publish(record);
-        if let Err(now) =
-            VIEW[i].compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
+        if let Err(now) = VIEW[i].compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
         {
             free_slot(next);
             (word, old) = match now {
