@@ -87,6 +87,9 @@ macro_rules! signal_entry {
             concat!(".pushsection .text.", stringify!($entry), ",\"ax\",@progbits"),
             ".p2align 4",
             concat!(".type ", stringify!($entry), ",@function"),
+            // Global (another codegen unit may take its address), but not
+            // exported.
+            concat!(".globl ", stringify!($entry)),
             concat!(".hidden ", stringify!($entry)),
             concat!(stringify!($entry), ":"),
             ".cfi_startproc",
