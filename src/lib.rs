@@ -29,6 +29,7 @@ mod names;
 mod nounwind;
 mod output;
 mod park;
+mod python;
 mod signals;
 mod sink;
 mod stacks;

@@ -3,7 +3,9 @@
 use core::fmt::Write as _;
 
 use crate::output::{Line, Writer, utc_timestamp};
-use crate::sink::{Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader};
+use crate::sink::{
+    Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, PythonFrameLine, Sink, ThreadHeader,
+};
 use crate::unwind::{Registers, reg};
 
 pub struct TextSink<'w> {
@@ -193,6 +195,15 @@ impl Sink for TextSink<'_> {
             f.module_offset
         };
         let _ = write!(self.line, "+0x{module_offset:x})");
+        self.emit();
+    }
+
+    fn python_frame(&mut self, f: &PythonFrameLine) {
+        let _ = write!(self.line, "  #{:<2} [python] ", f.index);
+        self.line.escaped(f.function);
+        self.line.push(b" at ");
+        self.line.escaped(f.file);
+        let _ = write!(self.line, ":{}", f.line.unwrap_or(0));
         self.emit();
     }
 
