@@ -17,6 +17,9 @@ use regex::Regex;
 pub const FRAME_RE: &str =
     r"^  #(\d+) +0x([0-9a-f]+) in (.+?)( \(inlined\))?( at (.+):(\d+))? \((.+)\+0x([0-9a-f]+)\)$";
 
+/// FORMAT.md's Python frame-line expression, verbatim.
+pub const PY_FRAME_RE: &str = r"^  #(\d+) +\[python\] (.+?) at (.+):(\d+)$";
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -272,6 +275,9 @@ pub struct Frame {
     pub line: Option<u32>,
     pub module: String,
     pub module_offset: u64,
+    /// A Python frame (`[python] FUNC at FILE:LINE`): no address, module
+    /// `[python]`.
+    pub python: bool,
 }
 
 impl Frame {
@@ -385,14 +391,15 @@ impl Dump {
 /// Every dump in `text` (other output between dumps is ignored). Also checks
 /// FORMAT.md's frame-line expression on every frame line.
 pub fn parse_dumps(text: &str) -> Vec<Dump> {
-    static RES: OnceLock<(Regex, Regex, Regex)> = OnceLock::new();
-    let (first, frame, header) = RES.get_or_init(|| {
+    static RES: OnceLock<(Regex, Regex, Regex, Regex)> = OnceLock::new();
+    let (first, frame, header, py_frame) = RES.get_or_init(|| {
         (
             Regex::new(r"^faultdump: pid (\d+) \((.*)\) at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
                 .unwrap(),
             Regex::new(FRAME_RE).unwrap(),
             Regex::new(r#"^(Current thread|Thread) (\d+) "(.*)" \(most recent call first\):$"#)
                 .unwrap(),
+            Regex::new(PY_FRAME_RE).unwrap(),
         )
     });
     let mut dumps = Vec::new();
@@ -436,6 +443,22 @@ pub fn parse_dumps(text: &str) -> Vec<Dump> {
             });
             continue;
         }
+        if let Some(c) = py_frame.captures(line) {
+            let t = d.threads.last_mut().expect("frame before a thread header");
+            t.frames.push(Frame {
+                index: c[1].parse().unwrap(),
+                addr: 0,
+                function: c[2].to_string(),
+                offset: None,
+                inlined: false,
+                file: Some(c[3].to_string()),
+                line: Some(c[4].parse().unwrap()),
+                module: "[python]".to_string(),
+                module_offset: 0,
+                python: true,
+            });
+            continue;
+        }
         if line.starts_with("  #") {
             let c = frame
                 .captures(line)
@@ -457,6 +480,7 @@ pub fn parse_dumps(text: &str) -> Vec<Dump> {
                 line: c.get(7).map(|m| m.as_str().parse().unwrap()),
                 module: c[8].to_string(),
                 module_offset: u64::from_str_radix(&c[9], 16).unwrap(),
+                python: false,
             });
             continue;
         }
