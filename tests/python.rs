@@ -320,3 +320,40 @@ fn crash_in_a_c_call_shows_python_frames_in_place() {
 fn timeout_dump_of_a_python_deadlock() {
     on_every_interpreter(check_timeout);
 }
+
+/// faultdump-symbolize passes Python frames through, renumbered among the
+/// native frames it adds, in text and JSON.
+#[test]
+fn symbolize_script_passes_python_frames_through() {
+    let python = interpreters()
+        .into_iter()
+        .next()
+        .expect("a Python interpreter");
+    let run = run_crash(&python, false);
+    let before = run.dump();
+    let text = run_symbolize(&[], &run.stderr);
+    let after = parse_dumps(&text).into_iter().next().expect("a dump");
+    assert!(after.complete);
+    for (a, b) in before.threads.iter().zip(&after.threads) {
+        assert_eq!(python_frames(a), python_frames(b), "{text}");
+        assert_placed("symbolized", b, &after);
+    }
+    let run = run_crash(&python, true);
+    let out = run_symbolize(&[], &run.stderr);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("{\"faultdump\":"))
+        .unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
+    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+    let frames = doc["threads"][0]["frames"].as_array().unwrap();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f["kind"] == "python" && f["function"] == "level3_read_null"),
+        "{line}"
+    );
+    assert!(
+        frames.iter().enumerate().all(|(i, f)| f["index"] == i),
+        "{line}"
+    );
+}

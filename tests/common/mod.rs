@@ -705,3 +705,23 @@ pub fn libc_function(exported: &'static str) -> &'static str {
         other => other,
     }
 }
+
+/// Runs scripts/faultdump-symbolize on `input`; its standard output.
+pub fn run_symbolize(args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(root().join("scripts/faultdump-symbolize"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
