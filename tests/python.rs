@@ -25,13 +25,11 @@ fn interpreters() -> Vec<PathBuf> {
             .collect();
     }
     let mut found = Vec::new();
-    for debian in [
-        "/usr/bin/python3",
-        "/usr/bin/python3.11d",
-        "/usr/bin/python3d",
-    ] {
-        if Path::new(debian).exists() {
-            found.push(PathBuf::from(debian));
+    // Debian's, and its debug build (python3-dbg).
+    for debian in ["/usr/bin/python3", "/usr/bin/python3d"] {
+        match std::fs::canonicalize(debian) {
+            Ok(path) => found.push(path),
+            Err(_) => println!("SKIPPED: {debian}: not installed"),
         }
     }
     let pyenv = std::env::var("PYENV_ROOT").unwrap_or_else(|_| "/root/.pyenv".to_string());
