@@ -269,14 +269,12 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
-    let python = match python::find(&modules, &memory) {
-        python::Found::Python(python) => Some(python),
-        python::Found::Unsupported(note) => {
-            sink.note(note.as_bytes());
-            None
-        }
-        python::Found::Absent => None,
-    };
+    let python = python::find(&modules, &memory).unwrap_or_else(|unsupported| {
+        let mut note = Line::new();
+        unsupported.note(&mut note);
+        sink.note(note.as_bytes());
+        None
+    });
     let sources = Sources::new(
         &modules,
         &memory,

@@ -355,3 +355,96 @@ fn symbolize_script_passes_python_frames_through() {
         "{line}"
     );
 }
+
+/// With the native stack cut (FAULTHANDLER_MAX_FRAMES), the evaluation
+/// frames cannot be counted: the Python frames follow the native ones as a
+/// block, after a note, numbered on.
+#[test]
+fn python_frames_after_a_cut_native_stack_form_a_block() {
+    let python = interpreters()
+        .into_iter()
+        .next()
+        .expect("a Python interpreter");
+    let run = Runner::new(&python)
+        .args(["-X", "faulthandler"])
+        .arg(script("crash.py"))
+        .env("FAULTHANDLER_MAX_FRAMES", "8")
+        .timeout(Duration::from_secs(30))
+        .run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    let main = dump.current();
+    let expected = oracle(&run.stderr);
+    let theirs = &expected.iter().find(|t| t.current).unwrap().frames;
+    assert_eq!(&python_frames(main), theirs, "{}", run.stderr);
+    let first_python = main.frames.iter().position(|f| f.python).unwrap();
+    assert!(
+        main.frames[first_python..].iter().all(|f| f.python),
+        "{}",
+        dump.text()
+    );
+    assert!(
+        dump.notes
+            .iter()
+            .any(|n| n.contains("Python frames below are not placed")
+                && n.contains("native frames not shown")),
+        "{:?}",
+        dump.notes
+    );
+    let (omitted, at) = main.omitted.expect("native frames cut");
+    assert_eq!(
+        main.frames[at].index,
+        main.frames[at - 1].index + 1 + omitted as usize,
+        "{}",
+        dump.text()
+    );
+    assert!(main.frames.windows(2).all(|w| w[0].index < w[1].index));
+}
+
+/// A CPython older than 3.8 (pyenv's 3.7, 3.6 where present): one note, no
+/// Python frame, the native dump as ever.
+#[test]
+fn an_unsupported_python_gets_one_note() {
+    let pyenv = std::env::var("PYENV_ROOT").unwrap_or_else(|_| "/root/.pyenv".to_string());
+    let old = std::fs::read_dir(Path::new(&pyenv).join("versions"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let minor = name.strip_prefix("3.")?.split('.').next()?.to_string();
+            ["6", "7"]
+                .contains(&minor.as_str())
+                .then(|| e.path().join(format!("bin/python3.{minor}")))
+        });
+    let Some(python) = old.filter(|p| p.exists()) else {
+        println!("SKIPPED: unsupported Python: no pyenv 3.6 or 3.7");
+        return;
+    };
+    let run = Runner::new(&python)
+        .arg(script("crash.py"))
+        .timeout(Duration::from_secs(30))
+        .run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete);
+    let notes: Vec<_> = dump.notes.iter().filter(|n| n.contains("Python")).collect();
+    assert_eq!(
+        notes,
+        [
+            "faultdump: Python frames not shown: a CPython older than 3.8 is not supported (3.8 to 3.13 are)"
+        ],
+        "{}",
+        dump.text()
+    );
+    assert!(
+        dump.threads
+            .iter()
+            .all(|t| t.frames.iter().all(|f| !f.python))
+    );
+    assert!(
+        dump.current()
+            .position("_PyEval_EvalFrameDefault")
+            .is_some()
+    );
+}

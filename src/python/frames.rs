@@ -64,7 +64,7 @@ pub fn read(memory: &Memory, layout: &Layout, tstate: u64) -> PyStack {
     // Frames of the activation being gathered.
     let mut open = 0;
     let mut steps = 0;
-    while frame != 0 && frame % 8 == 0 {
+    while super::aligned(frame) {
         if steps == MAX_FRAMES {
             stack.cut = true;
             break;
@@ -119,7 +119,7 @@ fn read_frame(memory: &Memory, layout: &Layout, frame: u64, text: &mut Vec<u8>) 
         line: None,
     };
     let code = memory.read_u64(frame + layout.frame_code).unwrap_or(0);
-    if code == 0 || code % 8 != 0 || memory.read_u64(code + 8) != Some(layout.code_type) {
+    if !super::aligned(code) || memory.read_u64(code + 8) != Some(layout.code_type) {
         return f;
     }
     let string = |field: u64, text: &mut Vec<u8>| {
@@ -150,7 +150,7 @@ fn line(memory: &Memory, layout: &Layout, frame: u64, code: u64) -> Option<u32> 
         }
     };
     let table = memory.read_u64(code + layout.line_table)?;
-    if table % 8 != 0 || memory.read_u64(table + 8) != Some(layout.bytes_type) {
+    if !super::aligned(table) || memory.read_u64(table + 8) != Some(layout.bytes_type) {
         return None;
     }
     // PyBytesObject: ob_size at 16, the bytes at 32.

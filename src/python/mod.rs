@@ -36,17 +36,38 @@ pub struct Python {
     pthread_tid: Option<u64>,
 }
 
-/// What a dump finds.
-pub enum Found {
-    /// No CPython in the process.
-    Absent,
-    /// A CPython whose frames cannot be read: the note to print.
-    Unsupported(Line),
-    Python(Python),
+/// A CPython this dump cannot read: its minor version if known.
+pub struct Unsupported {
+    minor: Option<u8>,
+    free_threaded: bool,
 }
 
-/// Looks for a module defining `_PyRuntime` and reads its version.
-pub fn find(modules: &Modules, memory: &Memory) -> Found {
+impl Unsupported {
+    /// The note line a dump prints instead of Python frames.
+    pub fn note(&self, note: &mut Line) {
+        note.push(b"faultdump: Python frames not shown: ");
+        match self.minor {
+            Some(minor) => {
+                let _ = write!(note, "CPython 3.{minor}");
+                if self.free_threaded {
+                    note.push(b" (free-threaded)");
+                }
+            }
+            None => note.push(b"a CPython older than 3.8"),
+        }
+        note.push(b" is not supported (3.8 to 3.13 are)");
+    }
+}
+
+/// A pointer a CPython structure may be at: not null, 8-byte aligned.
+fn aligned(ptr: u64) -> bool {
+    ptr != 0 && ptr.is_multiple_of(8)
+}
+
+/// Looks for a module defining `_PyRuntime` and reads its version:
+/// `Ok(None)` in a process without CPython, `Err` for a CPython whose
+/// frames cannot be read.
+pub fn find(modules: &Modules, memory: &Memory) -> Result<Option<Python>, Unsupported> {
     for m in modules.list() {
         if matches!(m.kind, ModuleKind::Vdso | ModuleKind::Ourselves) {
             continue;
@@ -55,13 +76,13 @@ pub fn find(modules: &Modules, memory: &Memory) -> Found {
             continue;
         };
         if let Some(runtime) = symbols.object(b"_PyRuntime") {
-            return interpreter(&symbols, runtime);
+            return interpreter(&symbols, runtime).map(Some);
         }
     }
-    Found::Absent
+    Ok(None)
 }
 
-fn interpreter(symbols: &Symbols, runtime: u64) -> Found {
+fn interpreter(symbols: &Symbols, runtime: u64) -> Result<Python, Unsupported> {
     let memory = symbols.memory;
     let mut cookie = [0u8; 8];
     let debug_offsets = memory.read(runtime, &mut cookie) && cookie == *b"xdebugpy";
@@ -111,27 +132,16 @@ fn interpreter(symbols: &Symbols, runtime: u64) -> Found {
                 layout::ThreadId::Pthread(_) => threads::pthread_tid_offset(memory),
                 layout::ThreadId::Native(_) => None,
             };
-            Found::Python(Python {
+            Ok(Python {
                 layout,
                 runtime,
                 pthread_tid,
             })
         }
-        _ => {
-            let mut note = Line::new();
-            note.push(b"faultdump: Python frames not shown: ");
-            match minor {
-                Some(minor) => {
-                    let _ = write!(note, "CPython 3.{minor}");
-                    if debug_offsets && minor == 13 {
-                        note.push(b" (free-threaded)");
-                    }
-                }
-                None => note.push(b"a CPython older than 3.8"),
-            }
-            note.push(b" is not supported (3.8 to 3.13 are)");
-            Found::Unsupported(note)
-        }
+        _ => Err(Unsupported {
+            minor,
+            free_threaded: debug_offsets && minor == Some(13),
+        }),
     }
 }
 

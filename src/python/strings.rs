@@ -17,7 +17,7 @@ const STATE: u64 = 32;
 /// Appends the string object at `obj` to `out` as UTF-8; false (and
 /// nothing appended) if it is not a compact `str`.
 pub fn read(memory: &Memory, layout: &Layout, obj: u64, out: &mut Vec<u8>) -> bool {
-    if obj == 0 || obj % 8 != 0 || memory.read_u64(obj + 8) != Some(layout.unicode_type) {
+    if !super::aligned(obj) || memory.read_u64(obj + 8) != Some(layout.unicode_type) {
         return false;
     }
     let (Some(length), Some(state)) =

@@ -47,11 +47,11 @@ pub fn find(
     let mut interp = memory.read_u64(runtime + layout.interpreters_head)?;
     let mut states = 0;
     for _ in 0..MAX_INTERPRETERS {
-        if interp == 0 || interp % 8 != 0 {
+        if !super::aligned(interp) {
             return None;
         }
         let mut t = memory.read_u64(interp + layout.threads_head).unwrap_or(0);
-        while t != 0 && t % 8 == 0 && states < MAX_THREAD_STATES {
+        while super::aligned(t) && states < MAX_THREAD_STATES {
             if thread_of(memory, layout, pthread_tid, t) == Some(tid) {
                 return Some(t);
             }
