@@ -269,7 +269,12 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
-    let python = python::find(&modules, &memory).unwrap_or_else(|unsupported| {
+    let found = if config.python {
+        python::find(&modules, &memory)
+    } else {
+        Ok(None)
+    };
+    let python = found.unwrap_or_else(|unsupported| {
         let mut note = Line::new();
         unsupported.note(&mut note);
         sink.note(note.as_bytes());
