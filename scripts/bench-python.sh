@@ -5,7 +5,9 @@
 # (FAULTHANDLER_PYTHON=1, the default) and without (FAULTHANDLER_PYTHON=0),
 # runs interleaved; the figure is the dump's own time, as its
 # FAULTHANDLER_STATS note gives it (process start-up and Python's own
-# start-up do not count). Target: at most 5 ms more.
+# start-up do not count). Target: at most 5 ms more. In the summary table
+# the "empty preload" column is the dump without Python frames, "faultdump"
+# the one with them.
 #
 # PYTHON: the interpreters to measure (default: Debian's /usr/bin/python3
 # and pyenv's 3.10, one of each frame layout family that differs most).
