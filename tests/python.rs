@@ -260,8 +260,8 @@ fn check_timeout(python: &Path) {
     let what = python.display().to_string();
     let run = Runner::new(python)
         .arg(script("deadlock.py"))
-        .env("ORACLE_TIMEOUT", "0.6")
-        .env("FAULTHANDLER_TIMEOUT", "1.2:exit")
+        .env("ORACLE_TIMEOUT", "1.0")
+        .env("FAULTHANDLER_TIMEOUT", "1.6:exit")
         .timeout(Duration::from_secs(30))
         .run();
     assert!(!run.timed_out, "{what}: {}", run.stderr);
@@ -447,4 +447,35 @@ fn an_unsupported_python_gets_one_note() {
             .position("_PyEval_EvalFrameDefault")
             .is_some()
     );
+}
+
+/// A user-signal dump: the dumping thread's own Python frames, and the
+/// process carries on.
+#[test]
+fn user_signal_dump_shows_the_python_frames() {
+    let python = interpreters()
+        .into_iter()
+        .next()
+        .expect("a Python interpreter");
+    let run = Runner::new(&python)
+        .arg(script("usersignal.py"))
+        .env("FAULTHANDLER_SIGNAL", "SIGUSR1")
+        .timeout(Duration::from_secs(30))
+        .run();
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("alive"));
+    let dump = run.dump();
+    let current = dump.current();
+    let file = script("usersignal.py").display().to_string();
+    assert_eq!(
+        python_frames(current),
+        [("inner", 8), ("outer", 12), ("<module>", 15)].map(|(f, l)| (
+            f.to_string(),
+            file.clone(),
+            l
+        )),
+        "{}",
+        dump.text()
+    );
+    assert_placed("user signal", current, &dump);
 }
