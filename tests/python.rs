@@ -449,33 +449,39 @@ fn an_unsupported_python_gets_one_note() {
     );
 }
 
-/// A user-signal dump: the dumping thread's own Python frames, and the
-/// process carries on.
+/// A user-signal dump and a dump through the C API (`ctypes` calls
+/// `faultdump_dump_traceback`): the dumping thread's own Python frames, and
+/// the process carries on.
 #[test]
-fn user_signal_dump_shows_the_python_frames() {
+fn user_signal_and_api_dumps_show_the_python_frames() {
     let python = interpreters()
         .into_iter()
         .next()
         .expect("a Python interpreter");
-    let run = Runner::new(&python)
-        .arg(script("usersignal.py"))
-        .env("FAULTHANDLER_SIGNAL", "SIGUSR1")
-        .timeout(Duration::from_secs(30))
-        .run();
-    assert_eq!(run.code(), Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("alive"));
-    let dump = run.dump();
-    let current = dump.current();
-    let file = script("usersignal.py").display().to_string();
-    assert_eq!(
-        python_frames(current),
-        [("inner", 8), ("outer", 12), ("<module>", 15)].map(|(f, l)| (
-            f.to_string(),
-            file.clone(),
-            l
-        )),
-        "{}",
-        dump.text()
-    );
-    assert_placed("user signal", current, &dump);
+    for (name, env, lines) in [
+        (
+            "usersignal.py",
+            ("FAULTHANDLER_SIGNAL", "SIGUSR1"),
+            [8, 12, 15],
+        ),
+        ("api.py", ("FAULTHANDLER", "1"), [7, 11, 14]),
+    ] {
+        let run = Runner::new(&python)
+            .arg(script(name))
+            .env(env.0, env.1)
+            .timeout(Duration::from_secs(30))
+            .run();
+        assert_eq!(run.code(), Some(0), "{name}: {}", run.stderr);
+        assert!(run.stdout.contains("alive"));
+        let dump = run.dump();
+        let current = dump.current();
+        let file = script(name).display().to_string();
+        let expected: Vec<_> = ["inner", "outer", "<module>"]
+            .iter()
+            .zip(lines)
+            .map(|(f, l)| (f.to_string(), file.clone(), l))
+            .collect();
+        assert_eq!(python_frames(current), expected, "{}", dump.text());
+        assert_placed(name, current, &dump);
+    }
 }
