@@ -1,16 +1,29 @@
 //! Output: choosing where a dump goes and writing it, bounded in time.
 //!
-//! Signal-safe: fixed buffers, `write(2)`, `poll(2)`. A dump is written in
-//! chunks of at most [`CHUNK`] bytes that end at line boundaries, so that on a
-//! pipe shared by many processes no line is interleaved with another writer's
-//! (writes of up to PIPE_BUF bytes are atomic). Every write first waits for
-//! the descriptor with `poll` and the time left before the dump's deadline: a
-//! stopped reader or a full pipe ends the dump instead of hanging it. SIGPIPE
-//! is blocked while writing, and a SIGPIPE the dump itself caused is taken off
-//! the thread again, so a closed reader never changes how the process dies.
+//! Signal-safe: fixed buffers or a mapping of the dump's own, raw system
+//! calls. A dump is built whole in memory and written at its end in as few
+//! `write(2)` calls as the destination allows, while holding its turn on
+//! the destination, a lock shared with every other process that dumps to it
+//! ([`turn`]); so when many processes crash at once onto one pipe or file,
+//! every dump arrives whole. Without the memory for that, a dump is written
+//! in chunks of at most [`CHUNK`] bytes that end at line boundaries, so that
+//! on a pipe shared by many processes no line is interleaved with another
+//! writer's (writes of up to PIPE_BUF bytes are atomic). Every write first
+//! waits for the descriptor with `poll` and the time left before the dump's
+//! deadline: a stopped reader or a full pipe ends the dump instead of hanging
+//! it. SIGPIPE is blocked while writing, and a SIGPIPE the dump itself caused
+//! is taken off the thread again, so a closed reader never changes how the
+//! process dies.
+
+mod buffer;
+mod turn;
 
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use buffer::Pending;
+pub use turn::TurnReport;
+use turn::{Route, Turn};
 
 use crate::config::{self, Output};
 use crate::names;
@@ -31,7 +44,7 @@ fn file_identity(st: &libc::stat) -> u64 {
     (st.st_dev.rotate_left(32)) ^ st.st_ino ^ 1
 }
 
-fn fstat(fd: i32) -> Option<libc::stat> {
+pub(crate) fn fstat(fd: i32) -> Option<libc::stat> {
     // SAFETY: st is plain data written by fstat.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: fstat on any integer is safe; failure is reported.
@@ -153,28 +166,55 @@ impl Target {
     }
 }
 
-/// Writes one dump to a descriptor in atomic, line-aligned chunks.
+/// Writes one dump to a descriptor: built whole and written in as few
+/// calls as the destination allows, in turn with other processes (see
+/// [`buffer`] and [`turn`]); else in line-aligned chunks as it is produced.
 pub struct Writer {
     fd: i32,
-    buf: [u8; CHUNK],
-    len: usize,
+    pending: Pending,
+    started_ns: u64,
     deadline_ns: u64,
     /// A write failed or the deadline passed: the rest of the dump is dropped.
     pub stopped: bool,
+    /// How to write and the lock, from the first write on.
+    turn: Option<Turn>,
+    /// Every [`Writer::flush`] writes out what is pending: the dump is built
+    /// a chunk at a time, or has taken half of its time already.
+    streaming: bool,
     old_mask: libc::sigset_t,
     sigpipe_was_pending: bool,
+}
+
+/// The writer whose whole dump is not written yet, for
+/// [`write_pending_after_fault`].
+static PENDING_WRITER: AtomicPtr<Writer> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A fault inside the dump ends the process: writes out what the dump had
+/// built so far, as the chunked writer would have. Called on the dumping
+/// thread only.
+pub fn write_pending_after_fault() {
+    let writer = PENDING_WRITER.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !writer.is_null() {
+        // SAFETY: the pointer was registered by a writer on this thread's
+        // dump stack (the dump faulted inside it, so it is still there), and
+        // the interrupted dump never resumes: the process dies next.
+        unsafe { (*writer).emit() };
+    }
 }
 
 impl Writer {
     pub fn new(fd: i32, deadline_ns: u64) -> Writer {
         let sigpipe_was_pending = sys::sigismember(&sys::sigpending(), libc::SIGPIPE);
         let old_mask = sys::sigmask(libc::SIG_BLOCK, &sys::sigset_of(&[libc::SIGPIPE]));
+        let pending = Pending::new(true);
         Writer {
             fd,
-            buf: [0; CHUNK],
-            len: 0,
+            streaming: !pending.is_whole(),
+            pending,
+            started_ns: sys::monotonic_ns(),
             deadline_ns,
             stopped: false,
+            turn: None,
             old_mask,
             sigpipe_was_pending,
         }
@@ -186,87 +226,159 @@ impl Writer {
     }
 
     pub fn line_bytes(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() + 1 > CHUNK {
-            self.flush();
+        let capacity = self.pending.capacity();
+        if self.pending.len() + bytes.len() + 1 > capacity {
+            self.emit();
         }
-        if bytes.len() + 1 > CHUNK {
-            // Longer than a chunk: it cannot be atomic anyway.
+        if bytes.len() + 1 > capacity {
+            // Longer than the buffer: it cannot be written whole anyway.
             self.raw(bytes);
             self.raw(b"\n");
             return;
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.buf[self.len + bytes.len()] = b'\n';
-        self.len += bytes.len() + 1;
+        self.pending.push(bytes);
+        self.pending.push(b"\n");
     }
 
     /// Appends bytes with no regard to lines (JSON, one long line).
     pub fn raw(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if self.len == CHUNK {
-                self.flush();
+            if self.pending.is_full() {
+                self.emit();
             }
-            let n = bytes.len().min(CHUNK - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
+            let n = self.pending.push(bytes);
             bytes = &bytes[n..];
         }
     }
 
+    /// A point where what was produced should survive a later fault: written
+    /// out when the dump goes out as it is produced, else kept whole (and
+    /// written by [`write_pending_after_fault`] if the dump faults).
     pub fn flush(&mut self) {
-        let mut done = 0;
-        while done < self.len && !self.stopped {
-            if !self.wait_writable() {
-                self.stopped = true;
-                break;
-            }
-            // SAFETY: the pointer and length describe the unwritten part of buf.
-            let n = unsafe {
-                libc::write(
-                    self.fd,
-                    self.buf[done..self.len].as_ptr().cast(),
-                    self.len - done,
-                )
-            };
-            if n > 0 {
-                done += n as usize;
-            } else if n < 0 && matches!(sys::errno(), libc::EINTR | libc::EAGAIN) {
-                continue;
-            } else {
-                self.stopped = true;
-            }
+        let now = sys::monotonic_ns();
+        let half = self.started_ns + self.deadline_ns.saturating_sub(self.started_ns) / 2;
+        if self.streaming || now >= half {
+            // A slow dump writes what it has while there is time.
+            self.streaming = true;
+            self.emit();
+        } else {
+            PENDING_WRITER.store(self as *mut Writer, Ordering::Release);
         }
-        self.len = 0;
     }
 
-    fn wait_writable(&self) -> bool {
-        let now = sys::monotonic_ns();
-        if now >= self.deadline_ns {
-            return false;
+    /// The turn on the destination, taken now if it was not yet (waiting for
+    /// it within the deadline): how long that took and whether it came.
+    pub fn turn(&mut self) -> TurnReport {
+        let turn = self.take_turn();
+        TurnReport {
+            waited_ns: turn.waited_ns,
+            late: turn.late,
         }
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLOUT,
-            revents: 0,
+    }
+
+    fn take_turn(&mut self) -> &Turn {
+        let (fd, deadline_ns) = (self.fd, self.deadline_ns);
+        self.turn.get_or_insert_with(|| Turn::take(fd, deadline_ns))
+    }
+
+    /// Writes out everything pending, the way the destination allows.
+    fn emit(&mut self) {
+        if !self.stopped && self.pending.len() > 0 {
+            let route = self.take_turn().route;
+            let mut bytes = self.pending.bytes();
+            while !bytes.is_empty() && !self.stopped {
+                let (fd, n) = match route {
+                    Route::Whole(fd) | Route::Send(fd) => (fd, bytes.len()),
+                    Route::Chunks(fd) => (fd, buffer::chunk_len(bytes)),
+                };
+                let done = write_all(
+                    fd,
+                    &bytes[..n],
+                    matches!(route, Route::Send(_)),
+                    self.deadline_ns,
+                );
+                self.stopped = done < n;
+                bytes = &bytes[n..];
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+/// Writes `bytes` to `fd` (with `send(2)` and `MSG_DONTWAIT` if `send`),
+/// each call after `poll` says the descriptor is ready, until all is written,
+/// a write fails or the deadline passes. Returns the bytes written.
+fn write_all(fd: i32, bytes: &[u8], send: bool, deadline_ns: u64) -> usize {
+    let mut done = 0;
+    while done < bytes.len() {
+        if !wait_writable(fd, deadline_ns) {
+            break;
+        }
+        let rest = &bytes[done..];
+        let n = if send {
+            // SAFETY: the pointer and length describe rest; no address.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_sendto,
+                    fd,
+                    rest.as_ptr(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    core::ptr::null::<libc::sockaddr>(),
+                    0,
+                ) as isize
+            }
+        } else {
+            // SAFETY: the pointer and length describe rest.
+            unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) }
         };
-        let ms = ((self.deadline_ns - now) / 1_000_000).clamp(1, i32::MAX as u64) as i32;
-        loop {
-            // SAFETY: pfd is one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r > 0 {
-                // POLLERR/POLLHUP: let write report the error.
-                return true;
-            }
-            if r == 0 || sys::errno() != libc::EINTR || sys::monotonic_ns() >= self.deadline_ns {
-                return false;
-            }
+        if n > 0 {
+            done += n as usize;
+        } else if n < 0 && matches!(sys::errno(), libc::EINTR | libc::EAGAIN) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    done
+}
+
+fn wait_writable(fd: i32, deadline_ns: u64) -> bool {
+    let now = sys::monotonic_ns();
+    if now >= deadline_ns {
+        return false;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = ((deadline_ns - now) / 1_000_000).clamp(1, i32::MAX as u64) as i32;
+    loop {
+        // SAFETY: pfd is one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r > 0 {
+            // POLLERR/POLLHUP: let write report the error.
+            return true;
+        }
+        if r == 0 || sys::errno() != libc::EINTR || sys::monotonic_ns() >= deadline_ns {
+            return false;
         }
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.flush();
+        self.emit();
+        let me: *mut Writer = self;
+        let _ = PENDING_WRITER.compare_exchange(
+            me,
+            core::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        // The lock goes only after the last byte.
+        self.turn = None;
         if !self.sigpipe_was_pending && sys::sigismember(&sys::sigpending(), libc::SIGPIPE) {
             sys::consume_pending(libc::SIGPIPE);
         }

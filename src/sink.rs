@@ -3,6 +3,7 @@
 //! it. Everything a sink receives is borrowed; a sink writes through its
 //! [`Writer`](crate::output::Writer) and allocates nothing.
 
+use crate::output::Writer;
 use crate::unwind::Registers;
 
 pub struct DumpHeader<'a> {
@@ -113,4 +114,6 @@ pub trait Sink {
     fn flush(&mut self);
     /// The writer gave up (deadline, closed reader): stop producing.
     fn stopped(&self) -> bool;
+    /// The writer underneath (for the dump's turn on its output).
+    fn writer(&mut self) -> &mut Writer;
 }
