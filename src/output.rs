@@ -295,6 +295,7 @@ impl Writer {
                     fd,
                     &bytes[..n],
                     matches!(route, Route::Send(_)),
+                    !matches!(route, Route::Chunks(_)),
                     self.deadline_ns,
                 );
                 self.stopped = done < n;
@@ -307,12 +308,19 @@ impl Writer {
 
 /// Writes `bytes` to `fd` (with `send(2)` and `MSG_DONTWAIT` if `send`),
 /// each call after `poll` says the descriptor is ready, until all is written,
-/// a write fails or the deadline passes. Returns the bytes written.
-fn write_all(fd: i32, bytes: &[u8], send: bool, deadline_ns: u64) -> usize {
+/// a write fails or the deadline passes. Returns the bytes written. A
+/// descriptor that never blocks (`nonblocking`) gets one more write when the
+/// wait is over: it costs no time, and a dump whose making overran its
+/// deadline still arrives.
+fn write_all(fd: i32, bytes: &[u8], send: bool, nonblocking: bool, deadline_ns: u64) -> usize {
     let mut done = 0;
+    let mut last_try = nonblocking;
     while done < bytes.len() {
         if !wait_writable(fd, deadline_ns) {
-            break;
+            if !last_try {
+                break;
+            }
+            last_try = false;
         }
         let rest = &bytes[done..];
         let n = if send {
@@ -334,7 +342,9 @@ fn write_all(fd: i32, bytes: &[u8], send: bool, deadline_ns: u64) -> usize {
         };
         if n > 0 {
             done += n as usize;
-        } else if n < 0 && matches!(sys::errno(), libc::EINTR | libc::EAGAIN) {
+        } else if n < 0 && sys::errno() == libc::EINTR
+            || n < 0 && sys::errno() == libc::EAGAIN && sys::monotonic_ns() < deadline_ns
+        {
             continue;
         } else {
             break;
