@@ -7,9 +7,11 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::{PipeReader, PipeWriter, Read};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -102,15 +104,33 @@ impl Storm {
     }
 }
 
+/// One storm at a time (the tests run in parallel): on 2 cores, two storms
+/// at once would only measure each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// `n` processes of [`THREADS`] threads with `env`, stderr on `stderr`,
 /// released together; returns when all have ended.
 fn storm(n: usize, env: &[(&str, &str)], stderr: &SharedStderr) -> Storm {
+    storm_as(n, env, stderr, None)
+}
+
+/// [`storm`], with every second process run as `other_uid` if given.
+fn storm_as(
+    n: usize,
+    env: &[(&str, &str)],
+    stderr: &SharedStderr,
+    other_uid: Option<u32>,
+) -> Storm {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let prog = storm_program();
     let (barrier_r, barrier_w) = std::io::pipe().unwrap();
     let mut children = Vec::new();
     let mut readies = Vec::new();
-    for _ in 0..n {
-        let cmd = command(&prog, &["crash", &THREADS.to_string()], env);
+    for i in 0..n {
+        let mut cmd = command(&prog, &["crash", &THREADS.to_string()], env);
+        if let Some(uid) = other_uid.filter(|_| i % 2 == 1) {
+            cmd.uid(uid).gid(uid);
+        }
         let (child, ready) =
             spawn_ready(cmd, stderr.stdio(), barrier_r.try_clone().unwrap().into());
         children.push(child);
@@ -353,4 +373,40 @@ fn a_stopped_then_killed_holder_delays_no_dump_past_its_deadline() {
         assert_within_deadline(lines, *pid, 3000.0);
     }
     assert_eq!(dumps.len(), HELD + 8);
+}
+
+/// Processes of two users on one pipe that root created (mode 0600: the
+/// other user cannot open it again through /proc): that user's processes
+/// take the lock file, created with O_EXCL and readable by everyone, and
+/// root's take it too once it exists. Every dump arrives whole.
+#[test]
+fn processes_of_two_users_share_one_pipe() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIPPED: a storm of two users: needs root to run processes as nobody");
+        return;
+    }
+    let nobody = 65534;
+    let stderr = SharedStderr::new();
+    let meta = std::fs::metadata(format!("/proc/self/fd/{}", {
+        use std::os::fd::AsRawFd;
+        stderr.writer.as_raw_fd()
+    }))
+    .unwrap();
+    let lock = PathBuf::from(format!(
+        "/dev/shm/faultdump-{:x}-{:x}.lock",
+        meta.dev(),
+        meta.ino()
+    ));
+    let _ = std::fs::remove_file(&lock);
+    let s = storm_as(16, &[], &stderr, Some(nobody));
+    let out = stderr.finish();
+    s.assert_all_segv();
+    assert_pids(text_dumps(&out).iter().map(|d| d.0), &s);
+    let file = std::fs::symlink_metadata(&lock)
+        .unwrap_or_else(|e| panic!("no lock file {}: {e}", lock.display()));
+    assert!(file.file_type().is_file());
+    assert_eq!(file.mode() & 0o777, 0o444);
+    assert_eq!(file.uid(), nobody, "created by the user that needed it");
+    std::fs::remove_file(&lock).unwrap();
 }

@@ -17,9 +17,12 @@
 //!   for a pipe or a terminal that description is also non-blocking, so a
 //!   whole dump can be written through it in one `write(2)` without ever
 //!   blocking past the deadline;
-//! - where that is not possible (sockets, or no `/proc`), a lock file named
-//!   after the destination's device and inode, `faultdump-DEV-INO.lock` in
-//!   `/dev/shm` or else `/tmp`. It is opened read-only, never through a
+//! - where that is not possible (sockets, no `/proc`, a pipe another user
+//!   created), a lock file named after the destination's device and inode,
+//!   `faultdump-DEV-INO.lock` in `/dev/shm` or else `/tmp`. A process that
+//!   has a description of its own also takes the lock file when one exists
+//!   (after its own: one order for all), so that it waits for processes of
+//!   other users that could only take the file. It is opened read-only, never through a
 //!   symbolic link (`O_NOFOLLOW`), only ever created with `O_EXCL` (which
 //!   does not follow a link either), only in a directory owned by root and
 //!   sticky if anyone may write there, and must be a regular file; created,
@@ -66,8 +69,10 @@ pub enum Route {
 /// it, and the lock that serialises it with other processes.
 pub struct Turn {
     pub route: Route,
-    /// The descriptor the lock is taken on (ours, closed on drop), or -1.
-    lock_fd: i32,
+    /// The descriptors the lock is taken on, in this order (ours, closed on
+    /// drop; -1 where none): a description of our own of the output, then
+    /// the output's lock file.
+    locks: [i32; 2],
     /// Nanoseconds spent waiting for the lock.
     pub waited_ns: u64,
     /// The lock was not had before the wait's end: written without it.
@@ -76,10 +81,9 @@ pub struct Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if self.lock_fd >= 0 {
-            // Closing the only descriptor of the description drops the lock.
-            // SAFETY: the descriptor was opened by this module.
-            unsafe { libc::close(self.lock_fd) };
+        // Closing the only descriptor of a description drops its lock.
+        for fd in self.locks.into_iter().filter(|&fd| fd >= 0) {
+            close(fd);
         }
     }
 }
@@ -227,8 +231,9 @@ fn dir_is_safe(st: &libc::stat) -> bool {
 }
 
 /// The lock file for the object `st` describes, opened read-only (see the
-/// module documentation for the rules); -1 if there is none to be had.
-fn open_lock_file(st: &libc::stat) -> i32 {
+/// module documentation for the rules), created if `create`; -1 if there is
+/// none to be had.
+fn open_lock_file(st: &libc::stat, create: bool) -> i32 {
     let (mut dev, mut ino) = ([0u8; 16], [0u8; 16]);
     let dev = hex(st.st_dev, &mut dev);
     let ino = hex(st.st_ino, &mut ino);
@@ -244,7 +249,7 @@ fn open_lock_file(st: &libc::stat) -> i32 {
         if !safe_lock_dir(dir_path) {
             continue;
         }
-        let fd = open_lock_path(path);
+        let fd = open_lock_path(path, create);
         if fd >= 0 {
             return fd;
         }
@@ -252,7 +257,7 @@ fn open_lock_file(st: &libc::stat) -> i32 {
     -1
 }
 
-fn open_lock_path(path: &[u8]) -> i32 {
+fn open_lock_path(path: &[u8], create: bool) -> i32 {
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     // Twice: a file another process creates between our two calls is
     // opened on the second round.
@@ -265,7 +270,7 @@ fn open_lock_path(path: &[u8]) -> i32 {
             close(fd);
             return -1;
         }
-        if sys::errno() != libc::ENOENT {
+        if !create || sys::errno() != libc::ENOENT {
             return -1;
         }
         let fd = open_raw(path, flags | libc::O_CREAT | libc::O_EXCL, 0o444);
@@ -300,63 +305,70 @@ impl Turn {
     /// the lock until [`give_up_at`].
     pub fn take(fd: i32, deadline_ns: u64) -> Turn {
         let mut turn = Turn::prepare(fd);
-        if turn.lock_fd >= 0 {
-            turn.wait(deadline_ns);
-        }
+        turn.wait(deadline_ns);
         turn
     }
 
     fn prepare(fd: i32) -> Turn {
         let unlocked = |route| Turn {
             route,
-            lock_fd: -1,
+            locks: [-1, -1],
             waited_ns: 0,
             late: false,
         };
         let Some(st) = fstat(fd) else {
             return unlocked(Route::Chunks(fd));
         };
-        let kind = kind(fd, &st);
-        let (route, lock_fd) = match kind {
+        // A description of our own where one can be had; the lock file
+        // where not, or where a process that could not have one (another
+        // user's, without `/proc`) made it already.
+        let own_or_file = |own: Option<i32>| match own {
+            Some(own) => [own, open_lock_file(&st, false)],
+            None => [-1, open_lock_file(&st, true)],
+        };
+        let (route, locks) = match kind(fd, &st) {
             Kind::Pipe | Kind::Terminal => {
                 match reopen(fd, &st, libc::O_WRONLY | libc::O_NONBLOCK) {
-                    Some(own) => (Route::Whole(own), own),
+                    Some(own) => (Route::Whole(own), own_or_file(Some(own))),
                     // No reader: nothing will be written anyway.
-                    None if sys::errno() == libc::ENXIO => (Route::Chunks(fd), -1),
-                    None => (Route::Chunks(fd), open_lock_file(&st)),
+                    None if sys::errno() == libc::ENXIO => (Route::Chunks(fd), [-1, -1]),
+                    None => (Route::Chunks(fd), own_or_file(None)),
                 }
             }
             Kind::Regular => {
                 // Written through the program's descriptor (its offset is
                 // shared with the program's own writes); locked through ours.
                 let own = reopen(fd, &st, libc::O_RDONLY | libc::O_NONBLOCK)
-                    .or_else(|| reopen(fd, &st, libc::O_WRONLY | libc::O_APPEND))
-                    .unwrap_or_else(|| open_lock_file(&st));
-                (Route::Whole(fd), own)
+                    .or_else(|| reopen(fd, &st, libc::O_WRONLY | libc::O_APPEND));
+                (Route::Whole(fd), own_or_file(own))
             }
-            Kind::StreamSocket => (Route::Send(fd), open_lock_file(&st)),
-            Kind::RecordSocket => (Route::Chunks(fd), open_lock_file(&st)),
-            Kind::Other => (Route::Chunks(fd), -1),
+            Kind::StreamSocket => (Route::Send(fd), own_or_file(None)),
+            Kind::RecordSocket => (Route::Chunks(fd), own_or_file(None)),
+            Kind::Other => (Route::Chunks(fd), [-1, -1]),
         };
         Turn {
-            lock_fd,
+            locks,
             ..unlocked(route)
         }
     }
 
+    /// Takes the locks in order (every process takes them in the same
+    /// order, so two never wait for each other), until [`give_up_at`].
     fn wait(&mut self, deadline_ns: u64) {
         let start = sys::monotonic_ns();
         let give_up = give_up_at(start, deadline_ns);
-        loop {
-            if try_lock(self.lock_fd) {
+        for fd in self.locks.into_iter().filter(|&fd| fd >= 0) {
+            while !try_lock(fd) {
+                let now = sys::monotonic_ns();
+                if now >= give_up {
+                    self.late = true;
+                    break;
+                }
+                sys::sleep_ns(RETRY_NS.min(give_up - now));
+            }
+            if self.late {
                 break;
             }
-            let now = sys::monotonic_ns();
-            if now >= give_up {
-                self.late = true;
-                break;
-            }
-            sys::sleep_ns(RETRY_NS.min(give_up - now));
         }
         self.waited_ns = sys::monotonic_ns() - start;
     }
@@ -364,7 +376,7 @@ impl Turn {
     /// Whether the dump holds the lock (false without one).
     #[cfg(test)]
     fn held(&self) -> bool {
-        self.lock_fd >= 0 && !self.late
+        self.locks.iter().any(|&fd| fd >= 0) && !self.late
     }
 }
 
@@ -473,9 +485,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("x.lock\0");
         let p = path.as_os_str().as_encoded_bytes();
-        let a = open_lock_path(p);
+        assert_eq!(open_lock_path(p, false), -1, "not created unless asked");
+        let a = open_lock_path(p, true);
         assert!(a >= 0);
-        let b = open_lock_path(p);
+        let b = open_lock_path(p, false);
         assert!(b >= 0, "the existing file is opened");
         assert!(try_lock(a) && !try_lock(b));
         close(a);
@@ -487,7 +500,10 @@ mod tests {
         );
         let link = dir.join("link.lock\0");
         std::os::unix::fs::symlink(dir.join("target"), dir.join("link.lock")).unwrap();
-        assert_eq!(open_lock_path(link.as_os_str().as_encoded_bytes()), -1);
+        assert_eq!(
+            open_lock_path(link.as_os_str().as_encoded_bytes(), true),
+            -1
+        );
         assert!(
             !dir.join("target").exists(),
             "nothing created through a link"
