@@ -201,9 +201,12 @@ pub fn write_pending_after_fault() {
 
 impl Writer {
     pub fn new(fd: i32, deadline_ns: u64) -> Writer {
+        Writer::with(fd, deadline_ns, Pending::new(true))
+    }
+
+    fn with(fd: i32, deadline_ns: u64, pending: Pending) -> Writer {
         let sigpipe_was_pending = sys::sigismember(&sys::sigpending(), libc::SIGPIPE);
         let old_mask = sys::sigmask(libc::SIG_BLOCK, &sys::sigset_of(&[libc::SIGPIPE]));
-        let pending = Pending::new(true);
         Writer {
             fd,
             streaming: !pending.is_whole(),
@@ -397,36 +400,92 @@ impl Drop for Writer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writer_chunks_end_at_lines() {
-        // A datagram socket keeps every write(2) apart on the reading side.
+    /// The sizes of the records a SEQPACKET socket received from `w`
+    /// (every write(2) stays one record), after `produce` and again after
+    /// the writer is dropped.
+    fn records(whole: bool, produce: impl FnOnce(&mut Writer)) -> (Vec<isize>, Vec<isize>) {
         let mut fds = [0; 2];
         // SAFETY: fds is writable for two descriptors.
         let r =
             unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, fds.as_mut_ptr()) };
         assert_eq!(r, 0);
-        let mut w = Writer::new(fds[1], sys::monotonic_ns() + 1_000_000_000);
+        let read_all = || {
+            let mut sizes = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                // SAFETY: buf is writable for its length.
+                let n = unsafe {
+                    libc::recv(
+                        fds[0],
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n <= 0 {
+                    return sizes;
+                }
+                assert_eq!(buf[n as usize - 1], b'\n', "every chunk ends a line");
+                sizes.push(n);
+            }
+        };
+        let deadline = sys::monotonic_ns() + 1_000_000_000;
+        let mut w = Writer::with(fds[1], deadline, Pending::new(whole));
+        produce(&mut w);
+        let during = read_all();
+        drop(w);
+        let after = read_all();
+        // SAFETY: closing our own descriptors.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        (during, after)
+    }
+
+    fn five_lines_and_a_flush(w: &mut Writer) {
         let line = [b'a'; 1000];
         for _ in 0..5 {
             w.line_bytes(&line);
         }
-        drop(w);
-        let mut sizes = Vec::new();
-        let mut buf = [0u8; 8192];
-        // SAFETY: closing our own write end, then reading our own socket.
-        unsafe { libc::close(fds[1]) };
-        loop {
-            // SAFETY: buf is writable for its length.
-            let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            assert_eq!(buf[n as usize - 1], b'\n', "every chunk ends a line");
-            sizes.push(n);
+        w.flush();
+    }
+
+    #[test]
+    fn writer_chunks_end_at_lines() {
+        // A record socket takes a dump in line-aligned chunks: written at the
+        // end when it is built whole, as it goes without the memory.
+        let (during, after) = records(true, five_lines_and_a_flush);
+        assert_eq!((during, after), (vec![], vec![4004, 1001]));
+        let (during, after) = records(false, five_lines_and_a_flush);
+        assert_eq!((during, after), (vec![4004, 1001], vec![]));
+    }
+
+    #[test]
+    fn a_whole_dump_is_one_write_at_the_end() {
+        let mut fds = [0; 2];
+        // SAFETY: fds is writable for two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let queued = || {
+            let mut n: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            unsafe { libc::ioctl(fds[0], libc::FIONREAD, &mut n) };
+            n
+        };
+        let mut w = Writer::new(fds[1], sys::monotonic_ns() + 1_000_000_000);
+        for _ in 0..20 {
+            w.line_bytes(&[b'b'; 999]);
+            w.flush();
         }
-        // SAFETY: closing our own read end.
-        unsafe { libc::close(fds[0]) };
-        assert_eq!(sizes, vec![4004, 1001]);
+        assert_eq!(queued(), 0, "nothing written before the end");
+        assert!(!w.turn().late);
+        drop(w);
+        assert_eq!(queued(), 20_000);
+        // SAFETY: closing our own descriptors.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
     }
 
     #[test]

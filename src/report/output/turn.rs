@@ -34,8 +34,9 @@
 //! The turn is waited for with `LOCK_NB` attempts a few milliseconds apart,
 //! up to a point well before the dump's deadline (see [`give_up_at`]); a dump
 //! that did not get its turn by then is written anyway and says so in a note.
-//! Other character devices (`/dev/null`, a console) and block devices are
-//! written without a lock, in line-aligned chunks, as before.
+//! Other character devices (`/dev/null`, a console), block devices and
+//! record sockets (datagram, seqpacket: each chunk arrives as one record,
+//! whole) are written without a lock, in line-aligned chunks, as before.
 
 use core::fmt::Write as _;
 
@@ -343,8 +344,7 @@ impl Turn {
                 (Route::Whole(fd), own_or_file(own))
             }
             Kind::StreamSocket => (Route::Send(fd), own_or_file(None)),
-            Kind::RecordSocket => (Route::Chunks(fd), own_or_file(None)),
-            Kind::Other => (Route::Chunks(fd), [-1, -1]),
+            Kind::RecordSocket | Kind::Other => (Route::Chunks(fd), [-1, -1]),
         };
         Turn {
             locks,
