@@ -6,8 +6,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{PipeReader, PipeWriter, Read};
+use std::io::{PipeReader, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -45,19 +47,40 @@ fn command(prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
 /// One pipe that every process of a test writes its stderr to, read to its
 /// end by a thread.
 struct SharedStderr {
-    writer: PipeWriter,
+    writer: OwnedFd,
     reader: JoinHandle<String>,
 }
 
 impl SharedStderr {
     fn new() -> SharedStderr {
-        let (mut r, writer) = std::io::pipe().unwrap();
+        let (r, w) = std::io::pipe().unwrap();
+        SharedStderr::reading(r, w.into())
+    }
+
+    /// A stream socket, as journald gives services.
+    fn socket() -> SharedStderr {
+        let (r, w) = UnixStream::pair().unwrap();
+        SharedStderr::reading(r, w.into())
+    }
+
+    fn reading(mut r: impl Read + Send + 'static, writer: OwnedFd) -> SharedStderr {
         let reader = std::thread::spawn(move || {
             let mut out = Vec::new();
             r.read_to_end(&mut out).unwrap();
             String::from_utf8_lossy(&out).into_owned()
         });
         SharedStderr { writer, reader }
+    }
+
+    /// The lock file dumps to this output take when they cannot open it
+    /// again through /proc.
+    fn lock_file(&self) -> PathBuf {
+        let meta = std::fs::metadata(format!("/proc/self/fd/{}", self.writer.as_raw_fd())).unwrap();
+        PathBuf::from(format!(
+            "/dev/shm/faultdump-{:x}-{:x}.lock",
+            meta.dev(),
+            meta.ino()
+        ))
     }
 
     fn stdio(&self) -> Stdio {
@@ -273,7 +296,21 @@ fn text_storm_on_one_pipe_arrives_whole() {
 
 #[test]
 fn json_storm_on_one_pipe_makes_one_object_each() {
-    let stderr = SharedStderr::new();
+    json_storm(SharedStderr::new());
+}
+
+/// A stream socket cannot be opened again: the dumps take turns on a lock
+/// file and are sent with MSG_DONTWAIT.
+#[test]
+fn json_storm_on_one_stream_socket_makes_one_object_each() {
+    let stderr = SharedStderr::socket();
+    let lock = stderr.lock_file();
+    json_storm(stderr);
+    assert!(lock.exists(), "{} was not made", lock.display());
+    std::fs::remove_file(&lock).unwrap();
+}
+
+fn json_storm(stderr: SharedStderr) {
     let s = storm(
         PROCESSES,
         &[("FAULTHANDLER_FORMAT", "json"), ("FAULTHANDLER_STATS", "1")],
@@ -388,16 +425,7 @@ fn processes_of_two_users_share_one_pipe() {
     }
     let nobody = 65534;
     let stderr = SharedStderr::new();
-    let meta = std::fs::metadata(format!("/proc/self/fd/{}", {
-        use std::os::fd::AsRawFd;
-        stderr.writer.as_raw_fd()
-    }))
-    .unwrap();
-    let lock = PathBuf::from(format!(
-        "/dev/shm/faultdump-{:x}-{:x}.lock",
-        meta.dev(),
-        meta.ino()
-    ));
+    let lock = stderr.lock_file();
     let _ = std::fs::remove_file(&lock);
     let s = storm_as(16, &[], &stderr, Some(nobody));
     let out = stderr.finish();
