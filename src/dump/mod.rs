@@ -289,6 +289,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             });
         }
     }
+    let turn = sink.writer().turn();
+    turn.notes(config.stats, sink);
     if config.stats {
         let mut note = Line::new();
         let _ = core::fmt::Write::write_fmt(

@@ -3,6 +3,7 @@
 //! it. Everything a sink receives is borrowed; a sink writes through its
 //! [`Writer`](crate::report::output::Writer) and allocates nothing.
 
+use crate::report::output::Writer;
 use crate::sys::arch::Registers;
 
 pub struct DumpHeader<'a> {
@@ -124,4 +125,6 @@ pub trait Sink {
     fn flush(&mut self);
     /// The writer gave up (deadline, closed reader): stop producing.
     fn stopped(&self) -> bool;
+    /// The writer underneath (for the dump's turn on its output).
+    fn writer(&mut self) -> &mut Writer;
 }

@@ -283,6 +283,10 @@ impl Sink for TextSink<'_> {
     fn stopped(&self) -> bool {
         self.writer.stopped
     }
+
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
+    }
 }
 
 #[cfg(test)]

@@ -458,6 +458,10 @@ impl Sink for JsonSink<'_> {
     fn stopped(&self) -> bool {
         self.writer.stopped
     }
+
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
+    }
 }
 
 impl JsonSink<'_> {
