@@ -105,24 +105,14 @@ fn frame<'a>(frames: &'a [Frame], name: &str) -> &'a Frame {
 }
 
 fn section_flags(file: &Path, section: &str) -> Option<String> {
-    let out = Command::new("readelf")
-        .arg("-SW")
-        .arg(file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.split_whitespace().any(|w| w == section))
-        .map(|l| {
-            // [Nr] Name Type Address Off Size ES Flg Lk Inf Al
-            let after = l.split_once(']').unwrap().1;
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            if fields.len() >= 10 {
-                fields[6].to_string()
-            } else {
-                String::new()
-            }
-        })
+    section_header(file, section).map(|fields| {
+        // Name Type Address Off Size ES Flg Lk Inf Al
+        if fields.len() >= 10 {
+            fields[6].clone()
+        } else {
+            String::new()
+        }
+    })
 }
 
 fn sh(cmd: &str, args: &[&str]) {
@@ -132,13 +122,6 @@ fn sh(cmd: &str, args: &[&str]) {
         "{cmd} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = out_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -191,7 +174,7 @@ fn cpp_templates_match_gdb() {
 #[test]
 fn rust_with_and_without_aranges_matches_gdb() {
     let built = build_rust("crash.rs", "crash-rs", &["-g", "-C", "opt-level=1"]);
-    let dir = fresh_dir("rust-no-aranges");
+    let dir = fresh_dir(out_dir().join("rust-no-aranges"));
     let bare = dir.join("crash-rs");
     sh(
         "objcopy",
@@ -235,17 +218,6 @@ fn libc_abort_through_its_compressed_debug_file() {
     assert_eq!(top.function, "__pthread_kill_implementation");
     assert_eq!(top.file.as_deref(), Some("./nptl/pthread_kill.c"));
     assert!(top.module.ends_with("libc.so.6"));
-}
-
-fn build_id(file: &Path) -> Option<String> {
-    let out = Command::new("readelf")
-        .arg("-n")
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
 }
 
 /// Python's own faulthandler is off unless asked (-X faulthandler), so the
@@ -294,7 +266,7 @@ fn separate_debug_file_by_debuglink() {
         &["-O2", "-g", "-shared", "-fPIC"],
     );
     for place in ["beside", ".debug"] {
-        let dir = fresh_dir(&format!("split-{}", place.trim_start_matches('.')));
+        let dir = fresh_dir(out_dir().join(format!("split-{}", place.trim_start_matches('.'))));
         let lib = dir.join("libsplit.so");
         std::fs::copy(&built, &lib).unwrap();
         let debug_dir = if place == "beside" {
@@ -372,7 +344,7 @@ fn s(p: &Path) -> &str {
 #[test]
 fn dwz_supplementary_file_followed() {
     let built = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
-    let dir = fresh_dir("dwz");
+    let dir = fresh_dir(out_dir().join("dwz"));
     let (a, b) = (dir.join("a"), dir.join("b"));
     std::fs::copy(&built, &a).unwrap();
     std::fs::copy(&built, &b).unwrap();
@@ -400,7 +372,7 @@ fn zstd_build() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let plain = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
-            let zstd = fresh_dir("zstd").join("inline-O2-zstd");
+            let zstd = fresh_dir(out_dir().join("zstd")).join("inline-O2-zstd");
             sh(
                 "objcopy",
                 &["--compress-debug-sections=zstd", s(&plain), s(&zstd)],
@@ -443,7 +415,7 @@ fn corrupted_debug_info_never_breaks_a_dump() {
     let original = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
     let packed = build_c("inline.c", "inline-O2-gz", &["-O2", "-g", "-gz"]);
     let zstd = zstd_build();
-    let dir = fresh_dir("corrupt");
+    let dir = fresh_dir(out_dir().join("corrupt"));
     let mut cases = 0;
     for (source, section) in [
         (&original, ".debug_info"),
@@ -493,20 +465,11 @@ fn corrupted_debug_info_never_breaks_a_dump() {
 
 /// (file offset, size) of a section.
 fn section_range(file: &Path, section: &str) -> (usize, usize) {
-    let out = Command::new("readelf")
-        .arg("-SW")
-        .arg(file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().any(|w| w == section))
+    let fields = section_header(file, section)
         .unwrap_or_else(|| panic!("no {section} in {}", file.display()));
-    let fields: Vec<&str> = line.split_once(']').unwrap().1.split_whitespace().collect();
     (
-        usize::from_str_radix(fields[3], 16).unwrap(),
-        usize::from_str_radix(fields[4], 16).unwrap(),
+        usize::from_str_radix(&fields[3], 16).unwrap(),
+        usize::from_str_radix(&fields[4], 16).unwrap(),
     )
 }
 
@@ -547,7 +510,7 @@ fn spent_budget_falls_back_to_symbols_with_one_note() {
 #[test]
 fn stripped_program_symbolized_afterwards() {
     let built = build_c("inline.c", "inline-O2", &["-O2", "-g"]);
-    let dir = fresh_dir("stripped");
+    let dir = fresh_dir(out_dir().join("stripped"));
     let prog = dir.join("inline");
     std::fs::copy(&built, &prog).unwrap();
     let id = build_id(&prog).unwrap();
