@@ -10,14 +10,7 @@ fn stack_overflow_on_the_main_thread() {
     let run = Runner::new(&prog).arg("overflow").run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = assert_complete(&run);
-    assert!(
-        dump.cause
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("Cause: stack overflow;"),
-        "{:?}",
-        dump.cause
-    );
+    dump.assert_cause("stack overflow;");
     let current = dump.current();
     // Default limit 100: the innermost 75, a gap, the outermost 25.
     assert_eq!(current.frames.len(), 100, "{:?}", current.names());
@@ -74,12 +67,7 @@ fn stack_overflow_with_the_programs_small_alternate_stack() {
     let run = Runner::new(&prog).arg("small-altstack").run();
     run.assert_killed_by(libc::SIGSEGV);
     let dump = assert_complete(&run);
-    assert!(
-        dump.cause
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("Cause: stack overflow;")
-    );
+    dump.assert_cause("stack overflow;");
     let mut chain = vec!["recurse", "do_overflow"];
     chain.extend(chain_of("do_small_altstack"));
     dump.current().assert_chain(&chain);
