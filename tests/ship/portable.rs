@@ -284,7 +284,7 @@ fn portable_build_runs_under_an_older_glibc() {
         dump.modules
     );
     // Threads there: pthread_create is in libpthread-2.31.so, where the
-    // library finds it by name at run time (src/libpthread.rs) to give each
+    // library finds it by name at run time (src/sys/libpthread.rs) to give each
     // new thread its alternate signal stack, without which a thread's stack
     // overflow is not dumped.
     let overflow = Runner::new(build_old("thread_overflow.c"))
