@@ -117,16 +117,12 @@ fn assert_safe(what: &str, run: &Run, log: &Log, sig: i32) {
 #[test]
 fn no_unsafe_call_in_any_dump() {
     let lib = lib_path();
-    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
-    let threads = build_c("threads.c", "threads", &["-O0", "-g", "-pthread"]);
-    let plugin = build_c(
-        "plugin.c",
-        "libplugin.so",
-        &["-O0", "-g", "-shared", "-fPIC"],
-    );
+    let faults = faults_o0();
+    let threads = threads();
+    let plugin = plugin();
     let plugin = plugin.to_string_lossy().into_owned();
-    let exception = build_cpp("exception.cpp", "exception", &["-O0", "-g"]);
-    let rust = build_rust("rust_panic.rs", "rust_panic", &["-C", "panic=abort", "-g"]);
+    let exception = exception();
+    let rust = rust_panic();
     let file_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("sigsafety-files-{}", std::process::id()));
     std::fs::create_dir_all(&file_dir).unwrap();
@@ -293,7 +289,7 @@ fn no_unsafe_call_in_any_dump() {
 #[test]
 fn positive_control_catches_malloc_in_the_handler() {
     let lib = unsafe_library();
-    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let faults = faults_o0();
     let (run, log) = run_checked(&lib, &faults, &["segv"], &[]);
     run.assert_killed_by(libc::SIGSEGV);
     assert!(run.dump().complete, "{}", run.stderr);
