@@ -50,6 +50,7 @@ fn init() {
         var("FAULTHANDLER_DEADLINE"),
         var("FAULTHANDLER_DWARF_BUDGET"),
         var("FAULTHANDLER_STATS"),
+        var("FAULTHANDLER_PYTHON"),
     ];
     let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
     let env = Environment {
@@ -62,6 +63,7 @@ fn init() {
         deadline: bytes(6),
         dwarf_budget: bytes(7),
         stats: bytes(8),
+        python: bytes(9),
     };
     let parsed = config::parse(
         &env,
