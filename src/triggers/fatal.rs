@@ -17,7 +17,7 @@ use crate::format::names;
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
-use crate::sys::arch::sigframe::{self, signal_entry};
+use crate::sys::arch::sigframe::signal_entry;
 use crate::triggers::dispositions::{install, previous};
 
 /// Installs the fatal handlers; returns how many took.
@@ -29,22 +29,14 @@ pub fn install_fatal() -> usize {
         .count()
 }
 
+// Called as a plain function (`void (*)(int)`) by someone who kept its
+// address, the handler is not run: no siginfo, no registers to trust, and
+// doing nothing lets the caller go on to the death it chose.
 signal_entry!(fatal_entry, fatal_handler);
 
-extern "C" fn fatal_handler(
-    sig: i32,
-    info: *mut libc::siginfo_t,
-    uc: *mut libc::c_void,
-    entry_sp: usize,
-) {
+fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     let _errno = sys::ErrnoGuard::save();
-    if !sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
-        // Called as a plain function (`void (*)(int)`) by someone who kept
-        // our address: no siginfo, no registers to trust. Doing nothing
-        // lets the caller go on to the death it chose.
-        return;
-    }
-    // SAFETY: checked above: the kernel's siginfo_t for this signal.
+    // SAFETY: the entry checked it: the kernel's siginfo_t for this signal.
     let info = unsafe { &*info };
     let Some(config) = crate::settings::get() else {
         die_as_before(sig, info, uc);

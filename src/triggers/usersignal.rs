@@ -19,7 +19,7 @@ use crate::dump::{self, Claim, Options, Trigger};
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
-use crate::sys::arch::sigframe::{self, signal_entry};
+use crate::sys::arch::sigframe::signal_entry;
 use crate::triggers::dispositions;
 
 const NSIG: usize = 65;
@@ -99,20 +99,12 @@ pub fn unregister(sig: i32) -> bool {
     true
 }
 
+// Called as a plain function by someone who kept its address, the handler
+// is not run: no registers to dump, no arguments to chain with.
 signal_entry!(user_entry, user_handler);
 
-extern "C" fn user_handler(
-    sig: i32,
-    info: *mut libc::siginfo_t,
-    uc: *mut libc::c_void,
-    entry_sp: usize,
-) {
+fn user_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     let _errno = sys::ErrnoGuard::save();
-    if !sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
-        // Called as a plain function by someone who kept our address: no
-        // registers to dump, no arguments to chain with.
-        return;
-    }
     let r = &REGISTERED[sig as usize];
     let active = r.active.load(Ordering::Acquire);
     if active {

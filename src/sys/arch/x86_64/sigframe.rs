@@ -21,6 +21,7 @@
 //! returns, as a handler called for a signal it does not know.
 
 use super::code::SIGRETURN_CODE;
+use crate::sys::memory::kernel_copy;
 
 /// The kernel's `struct ucontext` on x86_64 (flags, link, stack,
 /// sigcontext, 64-bit mask): `siginfo` follows it in the frame.
@@ -52,36 +53,36 @@ pub fn is_kernel_frame(
     let mut word = [0u8; 8];
     let mut code = [0u8; SIGRETURN_CODE.len()];
     let mut signo = [0u8; 4];
-    safe_read(uc - 8, &mut word)
-        && safe_read(usize::from_ne_bytes(word), &mut code)
+    kernel_copy(uc as u64 - 8, &mut word)
+        && kernel_copy(u64::from_ne_bytes(word), &mut code)
         && code == SIGRETURN_CODE
-        && safe_read(info, &mut signo)
+        && kernel_copy(info as u64, &mut signo)
         && i32::from_ne_bytes(signo) == sig
 }
 
-/// Copies memory of this process, failing instead of faulting.
-fn safe_read(addr: usize, buf: &mut [u8]) -> bool {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: local describes our writable buffer; the kernel checks remote.
-    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-    n == buf.len() as isize
-}
-
 /// Defines `$entry`, the address to install for the three-argument
-/// handler `$target`, which takes a fourth: the stack pointer at entry.
-/// The entry is two instructions and leaves no frame: `$target` returns
-/// straight to whoever entered it.
+/// handler `$handler` (a function of the calling module), which then runs
+/// only with the kernel's arguments ([`is_kernel_frame`]): called any other
+/// way, the entry returns at once, with `errno` as it was. The entry is two
+/// instructions that pass the stack pointer to a check (`$entry::checked`)
+/// and leave no frame: the check returns straight to whoever entered it.
 macro_rules! signal_entry {
-    ($entry:ident, $target:path) => {
+    ($entry:ident, $handler:ident) => {
         unsafe extern "C" {
             fn $entry(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void);
+        }
+        mod $entry {
+            pub extern "C" fn checked(
+                sig: i32,
+                info: *mut libc::siginfo_t,
+                uc: *mut libc::c_void,
+                entry_sp: usize,
+            ) {
+                let _errno = $crate::sys::ErrnoGuard::save();
+                if $crate::sys::arch::sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
+                    super::$handler(sig, info, uc);
+                }
+            }
         }
         core::arch::global_asm!(
             concat!(".pushsection .text.", stringify!($entry), ",\"ax\",@progbits"),
@@ -98,7 +99,7 @@ macro_rules! signal_entry {
             ".cfi_endproc",
             concat!(".size ", stringify!($entry), ", . - ", stringify!($entry)),
             ".popsection",
-            target = sym $target,
+            target = sym $entry::checked,
         );
     };
 }
