@@ -394,6 +394,11 @@ fn every_disposition_call_returns_what_the_c_library_returns() {
             .contains("start              sig 11: rc 0 handler SIG_DFL")
     );
     assert_eq!(with.stdout, without.stdout);
+    // The same with nothing handled, and with SIGUSR1 registered too.
+    for (k, v) in [("FAULTHANDLER", "0"), ("FAULTHANDLER_SIGNAL", "SIGUSR1")] {
+        let run = Runner::new(handler_view()).arg("view").env(k, v).run();
+        assert_eq!(run.stdout, without.stdout, "{k}={v}: {}", run.stderr);
+    }
 }
 
 #[test]
