@@ -1,7 +1,6 @@
 //! A stripped program's dump symbolized afterwards by faultdump-symbolize,
 //! from the debug file its build-id names.
 
-
 use crate::common::*;
 use crate::support::*;
 
