@@ -17,7 +17,8 @@
 //! still the newest: the last writer to touch the kernel always did it from
 //! the newest record. Readers copy a slot and check its sequence number, as
 //! with a seqlock whose only writer is the slot's owner. No lock, no
-//! allocation, no system call but the kernel's `rt_sigaction`: safe for
+//! allocation, no system call but `rt_sigaction` (and `sched_yield`, should
+//! every slot of the pool be taken at once): safe for
 //! installs from any number of threads at once and from inside signal
 //! handlers, including a handler interrupting an install on its own thread.
 
