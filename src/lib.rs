@@ -31,6 +31,7 @@ mod output;
 mod park;
 mod signals;
 mod sink;
+mod snapshot;
 mod stacks;
 mod startup;
 mod symbols;

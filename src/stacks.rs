@@ -109,6 +109,22 @@ pub fn release_altstack(base: usize) {
 
 static DUMP_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
 
+/// Uses a stack reserved at start-up (see [`crate::snapshot`]) as the dump
+/// stack: `top` is its 16-byte aligned end, with a guard page below it.
+pub fn adopt_dump_stack(top: usize) {
+    DUMP_STACK_TOP.store(top, Ordering::Release);
+}
+
+/// Whether the calling code runs on the dump stack, or no dump stack has
+/// been made yet (then the arena cannot tell by the stack; see
+/// [`crate::arena`]).
+pub fn on_dump_stack_or_none() -> bool {
+    let top = DUMP_STACK_TOP.load(Ordering::Acquire);
+    let marker = 0u8;
+    let sp = core::ptr::addr_of!(marker) as usize;
+    top == 0 || (sp < top && sp >= top - DUMP_STACK_SIZE)
+}
+
 /// Runs `f` on the dump stack. Only the thread holding the dump lock calls
 /// this, so one stack serves every dump. Runs `f` on the current stack if
 /// no memory can be mapped.

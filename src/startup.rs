@@ -5,12 +5,55 @@
 //! for the watchdog). Every process of a container pays for this, so it is
 //! kept to a handful of system calls.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-
 use crate::config::{self, Config, Environment, Process};
-use crate::{modules, output, signals, stacks, sys, usersignal, watchdog};
+use crate::{arena, modules, output, signals, snapshot, stacks, sys, usersignal, watchdog};
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+unsafe extern "C" {
+    /// The process's environment (`<unistd.h>`).
+    static environ: *const *const libc::c_char;
+}
+
+/// The `FAULTHANDLER*` variables, read straight from `environ` in one pass:
+/// no copy, and not std's environment lock.
+#[cfg_attr(test, allow(dead_code))]
+fn environment() -> Environment<'static> {
+    let mut env = Environment::default();
+    // SAFETY: environ is the NULL-terminated array of NUL-terminated
+    // strings; nothing changes it while the constructor runs.
+    let mut at = unsafe { environ };
+    while !at.is_null() {
+        // SAFETY: at points into the array, which ends with NULL.
+        let entry = unsafe { *at };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives as long
+        // as the process, unless the program changes it later (the
+        // configuration keeps no reference to it past the constructor).
+        let bytes = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+        if let Some(rest) = bytes.strip_prefix(b"FAULTHANDLER")
+            && let Some(eq) = rest.iter().position(|&b| b == b'=')
+        {
+            let value = Some(&rest[eq + 1..]);
+            match &rest[..eq] {
+                b"" => env.faulthandler = value,
+                b"_TIMEOUT" => env.timeout = value,
+                b"_SIGNAL" => env.signal = value,
+                b"_FORMAT" => env.format = value,
+                b"_MAX_FRAMES" => env.max_frames = value,
+                b"_MAX_THREADS" => env.max_threads = value,
+                b"_DEADLINE" => env.deadline = value,
+                b"_DWARF_BUDGET" => env.dwarf_budget = value,
+                b"_STATS" => env.stats = value,
+                _ => {}
+            }
+        }
+        // SAFETY: still inside the array (its NULL end not yet reached).
+        at = unsafe { at.add(1) };
+    }
+    env
+}
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -30,31 +73,15 @@ fn faultdump_init() {
 
 #[cfg_attr(test, allow(dead_code))]
 fn init() {
+    // Every allocation of the constructor goes to the library's own area
+    // (no host malloc: a process that never mallocs keeps no heap), and
+    // the area is sealed read-only before anything else runs.
+    let area = snapshot::reserve();
+    if let Some((base, len)) = area {
+        arena::STARTUP.begin_in(base, len);
+    }
     let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();
-    let var = |name: &str| std::env::var_os(name);
-    let values = [
-        var("FAULTHANDLER"),
-        var("FAULTHANDLER_TIMEOUT"),
-        var("FAULTHANDLER_SIGNAL"),
-        var("FAULTHANDLER_FORMAT"),
-        var("FAULTHANDLER_MAX_FRAMES"),
-        var("FAULTHANDLER_MAX_THREADS"),
-        var("FAULTHANDLER_DEADLINE"),
-        var("FAULTHANDLER_DWARF_BUDGET"),
-        var("FAULTHANDLER_STATS"),
-    ];
-    let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
-    let env = Environment {
-        faulthandler: bytes(0),
-        timeout: bytes(1),
-        signal: bytes(2),
-        format: bytes(3),
-        max_frames: bytes(4),
-        max_threads: bytes(5),
-        deadline: bytes(6),
-        dwarf_budget: bytes(7),
-        stats: bytes(8),
-    };
+    let env = environment();
     let parsed = config::parse(
         &env,
         Process {
@@ -68,8 +95,13 @@ fn init() {
         // SAFETY: writing our own buffer to fd 2.
         unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
     }
-    output::record_stderr_identity();
     let config = Box::leak(Box::new(parsed.config));
+    let taken = snapshot::take();
+    if area.is_some() {
+        arena::STARTUP.end();
+    }
+    snapshot::seal(taken);
+    output::record_stderr_identity();
     CONFIG.store(config, Ordering::Release);
     std::panic::set_hook(Box::new(on_internal_panic));
     if config.fatal {

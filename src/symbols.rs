@@ -10,7 +10,7 @@
 //! is a complete ELF image in memory and is read there. An address is named
 //! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
 
-use core::cell::OnceCell;
+use core::cell::{Cell, OnceCell};
 use core::fmt::Write as _;
 
 use crate::debugfile;
@@ -31,8 +31,11 @@ pub struct Symbol<'a> {
 /// which are kept (and unmapped) together with it.
 struct Loaded {
     index: Option<SymbolIndex<'static>>,
-    /// The module's own file, when it is the image that is loaded.
-    image: Option<sys::Mapping>,
+    /// The module's own file, when it is the image that is loaded: mapped
+    /// by this dump (`image`) or at start-up (the executable's).
+    file: Option<&'static [u8]>,
+    /// Owns the mapping `file` borrows from (unmapped on drop).
+    _image: Option<sys::Mapping>,
     /// Its separate debug file (by build-id or `.gnu_debuglink`), if any.
     debug: Option<sys::Mapping>,
 }
@@ -42,17 +45,50 @@ struct Loaded {
 /// names, the mapped files) lives as long as the `Symbolizer`.
 pub struct Symbolizer {
     states: Vec<OnceCell<Box<Loaded>>>,
+    /// Modules whose file could not be opened or mapped: how many, and the
+    /// first one's index and errno.
+    unreadable: Cell<(usize, usize, i32)>,
 }
 
 impl Symbolizer {
     pub fn new(modules: &Modules) -> Symbolizer {
         Symbolizer {
             states: modules.list().iter().map(|_| OnceCell::new()).collect(),
+            unreadable: Cell::new((0, 0, 0)),
         }
     }
 
     fn loaded(&self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
-        self.states[index].get_or_init(|| Box::new(load(modules.get(index), memory)))
+        self.states[index].get_or_init(|| {
+            let (loaded, errno) = load(modules.get(index), memory);
+            if errno != 0 {
+                let (count, first, first_errno) = self.unreadable.get();
+                self.unreadable.set(if count == 0 {
+                    (1, index, errno)
+                } else {
+                    (count + 1, first, first_errno)
+                });
+            }
+            Box::new(loaded)
+        })
+    }
+
+    /// The line that says which module files could not be read, and why.
+    pub fn unopened_note(&self, modules: &Modules, line: &mut Line) -> bool {
+        let (count, first, errno) = self.unreadable.get();
+        if count == 0 {
+            return false;
+        }
+        line.push(b"faultdump: could not read ");
+        line.push(&modules.get(first).path);
+        line.push(b" (");
+        line.push(crate::names::errno_name(errno).as_bytes());
+        line.push(b")");
+        if count > 1 {
+            let _ = write!(line, ", nor the files of {} other modules", count - 1);
+        }
+        line.push(b"; their functions are named from the symbols in memory");
+        true
     }
 
     /// The symbol holding `addr` (a lookup address: already minus one for
@@ -85,10 +121,7 @@ impl Symbolizer {
         index: usize,
     ) -> (Option<&[u8]>, Option<&[u8]>) {
         let loaded = self.loaded(modules, memory, index);
-        (
-            loaded.image.as_ref().map(sys::Mapping::bytes),
-            loaded.debug.as_ref().map(sys::Mapping::bytes),
-        )
+        (loaded.file, loaded.debug.as_ref().map(sys::Mapping::bytes))
     }
 }
 
@@ -100,7 +133,8 @@ fn static_bytes(m: &sys::Mapping) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(m.ptr, m.len) }
 }
 
-fn load(module: &Module, memory: &Memory) -> Loaded {
+/// The module's symbols, and the errno if its file could not be read.
+fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
     if module.kind == ModuleKind::Vdso {
         // The vDSO is a complete ELF image in memory, section headers
         // included: its mapping may extend past its PT_LOAD segment.
@@ -109,20 +143,34 @@ fn load(module: &Module, memory: &Memory) -> Loaded {
             .and_then(|maps| maps.find(module.ehdr))
             .map_or(module.avma.end, |e| e.end);
         let image = memory.slice(module.ehdr, end.saturating_sub(module.ehdr));
-        return Loaded {
+        let loaded = Loaded {
             index: image
                 .and_then(ElfImage::parse)
                 .and_then(|i| i.symbol_index()),
-            image: None,
+            file: None,
+            _image: None,
             debug: None,
         };
+        return (loaded, 0);
     }
-    let image = module
-        .file_path()
-        .and_then(|path| open_verified(path, module.build_id));
-    let parsed = image
-        .as_ref()
-        .and_then(|m| ElfImage::parse(static_bytes(m)));
+    let premapped = premapped_executable(module);
+    // SAFETY: errno is the calling thread's; the handler restores it.
+    unsafe { *libc::__errno_location() = 0 };
+    let image = premapped
+        .is_none()
+        .then(|| {
+            module
+                .file_path()
+                .and_then(|path| open_verified(path, module.build_id))
+        })
+        .flatten();
+    let errno = if premapped.is_none() && image.is_none() && module.file_path().is_some() {
+        sys::errno()
+    } else {
+        0
+    };
+    let file = premapped.or_else(|| image.as_ref().map(static_bytes));
+    let parsed = file.and_then(ElfImage::parse);
     let debug = find_debug_file(module, parsed.as_ref());
     let parsed_debug = debug
         .as_ref()
@@ -138,11 +186,24 @@ fn load(module: &Module, memory: &Memory) -> Loaded {
         .or_else(|| full(&parsed_debug))
         .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
         .or_else(|| dynamic_symbols(module, memory));
-    Loaded {
+    let loaded = Loaded {
         index,
-        image,
+        file,
+        _image: image,
         debug,
+    };
+    (loaded, errno)
+}
+
+/// The executable's file as mapped at start-up, if its build-id is the
+/// loaded image's: read without /proc and without `open()`.
+fn premapped_executable(module: &Module) -> Option<&'static [u8]> {
+    if module.kind != ModuleKind::Executable {
+        return None;
     }
+    let file = crate::snapshot::get()?.exe_file?;
+    let on_disk = ElfImage::parse(file)?.build_id();
+    (on_disk == module.build_id).then_some(file)
 }
 
 /// Opens and maps a file, and keeps it only if its build-id matches the
@@ -274,6 +335,6 @@ mod tests {
             .iter()
             .position(|m| m.kind == ModuleKind::Vdso)
             .unwrap();
-        assert!(load(modules.get(vdso), &memory).index.is_some());
+        assert!(load(modules.get(vdso), &memory).0.index.is_some());
     }
 }
