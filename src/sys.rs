@@ -87,7 +87,7 @@ pub fn sleep_ns(ns: u64) {
 pub fn open_read(path: &CStr) -> Option<Fd> {
     // SAFETY: path is NUL-terminated.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    (fd >= 0).then_some(Fd(fd))
+    (fd >= 0).then(|| Fd(fd))
 }
 
 /// Opens a directory for [`Fd::getdents64`]; `None` on failure.
@@ -99,7 +99,7 @@ pub fn open_dir(path: &CStr) -> Option<Fd> {
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
-    (fd >= 0).then_some(Fd(fd))
+    (fd >= 0).then(|| Fd(fd))
 }
 
 /// A file descriptor this code opened and closes on drop.
@@ -165,7 +165,7 @@ impl Mapping {
                 0,
             )
         };
-        (ptr != libc::MAP_FAILED).then_some(Mapping {
+        (ptr != libc::MAP_FAILED).then(|| Mapping {
             ptr: ptr.cast(),
             len,
         })
@@ -194,7 +194,7 @@ impl Mapping {
                 0,
             )
         };
-        (ptr != libc::MAP_FAILED).then_some(Mapping {
+        (ptr != libc::MAP_FAILED).then(|| Mapping {
             ptr: ptr.cast(),
             len,
         })
