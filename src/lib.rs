@@ -35,6 +35,7 @@ mod snapshot;
 mod stacks;
 mod startup;
 mod symbols;
+mod symread;
 mod sys;
 mod syscalls;
 mod tasks;

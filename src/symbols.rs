@@ -19,6 +19,7 @@ use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
 use crate::memory::Memory;
 use crate::modules::{Module, ModuleKind, Modules};
 use crate::output::Line;
+use crate::symread::{self, ReadTable};
 use crate::sys;
 
 /// A symbol for an address: its raw (mangled) name and start address.
@@ -31,6 +32,9 @@ pub struct Symbol<'a> {
 /// which are kept (and unmapped) together with it.
 struct Loaded {
     index: Option<SymbolIndex<'static>>,
+    /// The table read through a fixed buffer, when the file could not be
+    /// mapped (then `index` is `None`).
+    read: Option<ReadTable>,
     /// The module's own file, when it is the image that is loaded: mapped
     /// by this dump (`image`) or at start-up (the executable's).
     file: Option<&'static [u8]>,
@@ -101,10 +105,11 @@ impl Symbolizer {
         addr: u64,
     ) -> Option<Symbol<'_>> {
         let bias = modules.get(index).bias;
-        let named = self
-            .loaded(modules, memory, index)
+        let loaded = self.loaded(modules, memory, index);
+        let named = loaded
             .index
-            .as_ref()?
+            .as_ref()
+            .or(loaded.read.as_ref().map(|r| &r.index))?
             .lookup(addr.wrapping_sub(bias))?;
         Some(Symbol {
             name: named.name,
@@ -147,6 +152,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
             index: image
                 .and_then(ElfImage::parse)
                 .and_then(|i| i.symbol_index()),
+            read: None,
             file: None,
             _image: None,
             debug: None,
@@ -182,17 +188,46 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
             .and_then(|i| i.symbol_index())
             .filter(|x| x.is_full())
     };
-    let index = full(&parsed)
-        .or_else(|| full(&parsed_debug))
-        .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
-        .or_else(|| dynamic_symbols(module, memory));
+    let mut index = full(&parsed).or_else(|| full(&parsed_debug));
+    // A file that could not be mapped (no address space left): its tables
+    // are read through a fixed buffer instead.
+    let read = (index.is_none() && errno == libc::ENOMEM)
+        .then(|| read_unmapped(module))
+        .flatten();
+    if read.is_none() {
+        index = index
+            .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
+            .or_else(|| dynamic_symbols(module, memory));
+    }
+    let errno = if read.is_some() { 0 } else { errno };
     let loaded = Loaded {
         index,
+        read,
         file,
         _image: image,
         debug,
     };
     (loaded, errno)
+}
+
+/// The best symbol table of a module whose file could not be mapped, read
+/// through a fixed buffer: the file's `.symtab`, else its debug file's (by
+/// build-id), else the file's `.dynsym`.
+fn read_unmapped(module: &Module) -> Option<ReadTable> {
+    let read = |path: &[u8]| {
+        let fd = open_path(path)?;
+        symread::read_table(&fd, module.build_id)
+    };
+    let own = module.file_path().and_then(read);
+    if own.as_ref().is_some_and(|t| t.index.is_full()) {
+        return own;
+    }
+    module
+        .build_id
+        .and_then(debugfile::by_build_id)
+        .and_then(|path| read(path.as_bytes()))
+        .filter(|t| t.index.is_full())
+        .or(own)
 }
 
 /// The executable's file as mapped at start-up, if its build-id is the
@@ -206,16 +241,21 @@ fn premapped_executable(module: &Module) -> Option<&'static [u8]> {
     (on_disk == module.build_id).then_some(file)
 }
 
-/// Opens and maps a file, and keeps it only if its build-id matches the
-/// loaded image's (a file replaced since start is not trusted).
-pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+/// Opens a file by a path that is not NUL-terminated.
+fn open_path(path: &[u8]) -> Option<sys::Fd> {
     let mut cpath = [0u8; debugfile::MAX_PATH + 1];
     if path.len() >= debugfile::MAX_PATH || path.contains(&0) {
         return None;
     }
     cpath[..path.len()].copy_from_slice(path);
     let cpath = core::ffi::CStr::from_bytes_until_nul(&cpath).ok()?;
-    let fd = sys::open_read(cpath)?;
+    sys::open_read(cpath)
+}
+
+/// Opens and maps a file, and keeps it only if its build-id matches the
+/// loaded image's (a file replaced since start is not trusted).
+pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+    let fd = open_path(path)?;
     let file = sys::Mapping::file(&fd)?;
     let image = ElfImage::parse(file.bytes())?;
     if let (Some(loaded), Some(on_disk)) = (build_id, image.build_id())

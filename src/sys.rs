@@ -114,6 +114,29 @@ impl Fd {
         n.max(0) as usize
     }
 
+    /// Reads exactly `buf.len()` bytes at `offset` (`pread`); false if the
+    /// file is shorter or on error.
+    pub fn pread_exact(&self, buf: &mut [u8], offset: u64) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            // SAFETY: the pointer and length describe the unfilled part of buf.
+            let n = unsafe {
+                libc::pread(
+                    self.0,
+                    buf[done..].as_mut_ptr().cast(),
+                    buf.len() - done,
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n > 0 {
+                done += n as usize;
+            } else if n == 0 || errno() != libc::EINTR {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Reads until `buf` is full or end of file; returns the bytes read.
     pub fn read_full(&self, buf: &mut [u8]) -> usize {
         let mut done = 0;
