@@ -156,7 +156,7 @@ unsafe extern "C" fn visit(
         )
     };
     let phdrs = elfparse::parse_program_headers(raw);
-    let mut avma = u64::MAX..0;
+    let (mut low, mut high) = (u64::MAX, 0);
     let (mut build_id, mut first_load) = (None, None);
     for p in phdrs {
         match p.kind {
@@ -165,21 +165,24 @@ unsafe extern "C" fn visit(
                 if p.offset == 0 {
                     first_load.get_or_insert(start);
                 }
-                avma.start = avma.start.min(start);
-                avma.end = avma.end.max(start.wrapping_add(p.memsz));
+                low = low.min(start);
+                high = high.max(start.wrapping_add(p.memsz));
             }
             elfparse::PT_NOTE if build_id.is_none() => build_id = note_build_id(&p, bias),
             _ => {}
         }
     }
-    if avma.start >= avma.end {
+    if low >= high {
         return 0;
     }
-    // SAFETY: dlpi_name is a NUL-terminated string (maybe empty) or null.
-    let name = (!info.dlpi_name.is_null())
-        .then(|| unsafe { core::ffi::CStr::from_ptr(info.dlpi_name) }.to_bytes())
-        .unwrap_or_default();
-    let ehdr = first_load.unwrap_or(avma.start);
+    let avma = low..high;
+    let name = if info.dlpi_name.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: dlpi_name is a NUL-terminated string (maybe empty).
+        unsafe { core::ffi::CStr::from_ptr(info.dlpi_name) }.to_bytes()
+    };
+    let ehdr = first_load.unwrap_or(low);
     let kind = if modules.is_empty() && name.is_empty() {
         ModuleKind::Executable
     } else if ehdr == *vdso {

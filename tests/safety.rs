@@ -11,9 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use common::spy::{Log, assert_safe, run_checked};
+use common::spy::{assert_safe, run_checked};
 use common::*;
 
 /// The library built with `selftest-unsafe-handler`, in its own target
