@@ -1,0 +1,161 @@
+//! Start-up: the constructor every process runs, the configuration parser
+//! ([`config`]), the C API's entry points that install handlers and threads
+//! ([`capi`]) and the interposed `pthread_create` ([`threadstart`]).
+//!
+//! Ordinary code: std, malloc and locks are allowed, and nothing here is
+//! ever reached from a signal handler. The constructor reserves the
+//! library's own memory ([`crate::sys::reserve`]), reads the configuration
+//! once (from `environ`, allocating only in that memory: the host's heap is
+//! never initialised by us), takes the module snapshot
+//! ([`crate::symbolize::snapshot`]), installs the handlers, and does
+//! nothing else: no symbol work, no thread (unless a timeout asks for the
+//! watchdog). Every process of a container pays for it, so it is kept to a
+//! handful of system calls.
+
+mod capi;
+mod config;
+mod threadstart;
+
+use crate::dump::stacks;
+use crate::format::line::Line;
+use crate::report::output;
+use crate::symbolize::{modules, snapshot};
+use crate::sys::{self, arena, reserve};
+use crate::triggers::{fatal, usersignal, watchdog};
+use config::{Environment, Process};
+
+unsafe extern "C" {
+    /// The process's environment (`<unistd.h>`).
+    static environ: *const *const libc::c_char;
+}
+
+/// The `FAULTHANDLER*` variables, read straight from `environ` in one pass:
+/// no copy, and not std's environment lock.
+#[cfg_attr(test, allow(dead_code))]
+fn environment() -> Environment<'static> {
+    let mut env = Environment::default();
+    // SAFETY: environ is the NULL-terminated array of NUL-terminated
+    // strings; nothing changes it while the constructor runs.
+    let mut at = unsafe { environ };
+    while !at.is_null() {
+        // SAFETY: at points into the array, which ends with NULL.
+        let entry = unsafe { *at };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives as long
+        // as the process, unless the program changes it later (the
+        // configuration keeps no reference to it past the constructor).
+        let bytes = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+        if let Some(rest) = bytes.strip_prefix(b"FAULTHANDLER")
+            && let Some(eq) = rest.iter().position(|&b| b == b'=')
+        {
+            let value = Some(&rest[eq + 1..]);
+            match &rest[..eq] {
+                b"" => env.faulthandler = value,
+                b"_TIMEOUT" => env.timeout = value,
+                b"_SIGNAL" => env.signal = value,
+                b"_FORMAT" => env.format = value,
+                b"_MAX_FRAMES" => env.max_frames = value,
+                b"_MAX_THREADS" => env.max_threads = value,
+                b"_DEADLINE" => env.deadline = value,
+                b"_DWARF_BUDGET" => env.dwarf_budget = value,
+                b"_STATS" => env.stats = value,
+                _ => {}
+            }
+        }
+        // SAFETY: still inside the array (its NULL end not yet reached).
+        at = unsafe { at.add(1) };
+    }
+    env
+}
+
+// The unit-test binary does not run the constructor (it would install the
+// handlers in the test harness), so what only it calls is unused there.
+#[cfg(not(test))]
+#[ctor::ctor(unsafe)]
+fn faultdump_init() {
+    init();
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn init() {
+    // Every allocation of the constructor goes to the library's own area
+    // (no host malloc: a process that never mallocs keeps no heap), and
+    // the area is sealed read-only before anything else runs.
+    let area = reserve::reserve();
+    if let Some(r) = &area {
+        stacks::adopt_dump_stack(r.stack_top);
+        arena::STARTUP.begin_in(r.area, reserve::AREA_SIZE);
+    }
+    let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();
+    let env = environment();
+    let parsed = config::parse(
+        &env,
+        Process {
+            secure,
+            sigrtmin: libc::SIGRTMIN(),
+            sigrtmax: libc::SIGRTMAX(),
+        },
+    );
+    for warning in &parsed.warnings {
+        let line = format!("{warning}\n");
+        // SAFETY: writing our own buffer to fd 2.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+    let config = Box::leak(Box::new(parsed.config));
+    let taken = snapshot::take();
+    if area.is_some() {
+        arena::STARTUP.end();
+    }
+    snapshot::seal(taken);
+    output::record_stderr_identity();
+    crate::settings::publish(config);
+    std::panic::set_hook(Box::new(on_internal_panic));
+    if config.fatal {
+        stacks::ensure_altstack();
+        fatal::install_fatal();
+    }
+    for s in &config.signals {
+        let refused = usersignal::refusal(s.signum).or_else(|| {
+            (!usersignal::register(s.signum, None, true, s.chain))
+                .then_some("the handler could not be installed")
+        });
+        if let Some(why) = refused {
+            warn_signal(s.signum, why);
+        }
+    }
+    if let Some(t) = config.timeout
+        && !watchdog::arm(t.period, t.repeat, t.exit, None)
+    {
+        let line = "faultdump: FAULTHANDLER_TIMEOUT: the watchdog thread could not be created\n";
+        // SAFETY: writing our own buffer to fd 2.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn warn_signal(signum: i32, why: &str) {
+    let line = format!("faultdump: ignoring FAULTHANDLER_SIGNAL='{signum}': {why}\n");
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+}
+
+/// A panic in this library is a bug; in the middle of a dump it must not run
+/// std's default hook (which may capture a backtrace through the loader).
+/// After this, panic=abort raises SIGABRT, which ends a dump through
+/// `fault_in_dump`.
+#[cfg_attr(test, allow(dead_code))]
+fn on_internal_panic(info: &std::panic::PanicHookInfo) {
+    let mut line = Line::new();
+    line.push(b"faultdump: internal error");
+    if let Some(location) = info.location() {
+        let _ = core::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(" at {}:{}", location.file(), location.line()),
+        );
+    }
+    line.byte(b'\n');
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+}
