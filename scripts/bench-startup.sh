@@ -43,7 +43,8 @@ sl many_sl 500 50 0 "$FLOOR" "$LIB" -- "$many/main200"
 judge ratio 1.03 "start-up, 200 shared libraries (spawn loop)" many_sl
 
 # The interpreter most services are: python3 -c pass.
-PY=$(command -v python3)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 sl python_sl 500 50 0 "$FLOOR" "$LIB" -- "$PY" -c pass
 judge ratio 1.03 "start-up, python3 -c pass (spawn loop)" python_sl
 

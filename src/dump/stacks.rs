@@ -111,7 +111,7 @@ pub fn release_altstack(base: usize) {
 static DUMP_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
 
 /// Uses a stack reserved at start-up (see [`crate::sys::reserve`]) as the dump
-/// stack: `top` is its 16-byte aligned end, with a guard page below it.
+/// stack: `top` is its 16-byte aligned end, with read-only memory below it.
 pub fn adopt_dump_stack(top: usize) {
     DUMP_STACK_TOP.store(top, Ordering::Release);
 }

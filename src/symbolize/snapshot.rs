@@ -200,15 +200,17 @@ fn join(dir: &[u8], mut name: &[u8]) -> Vec<u8> {
     path
 }
 
-/// Maps the executable's file read-only (`/proc/self/exe`, else
-/// `AT_EXECFN`), and closes the descriptor at once. A dump checks its
-/// build-id against the loaded image before using it.
+/// Maps the executable's file read-only (by `AT_EXECFN`, which costs less
+/// than `/proc/self/exe`, else the latter), and closes the descriptor at
+/// once. A dump checks its build-id against the loaded image before using
+/// it (`AT_EXECFN` names the script, not the interpreter, of a `#!` file).
 fn map_executable() -> Option<&'static [u8]> {
-    let fd = sys::open_read(c"/proc/self/exe").or_else(|| {
-        let execfn = modules::auxv(libc::AT_EXECFN);
+    let execfn = modules::auxv(libc::AT_EXECFN);
+    let fd = (execfn != 0)
         // SAFETY: AT_EXECFN points to a NUL-terminated path.
-        (execfn != 0).then(|| sys::open_read(unsafe { core::ffi::CStr::from_ptr(execfn as _) }))?
-    })?;
+        .then(|| sys::open_read(unsafe { core::ffi::CStr::from_ptr(execfn as _) }))
+        .flatten()
+        .or_else(|| sys::open_read(c"/proc/self/exe"))?;
     let map = sys::Mapping::file(&fd)?;
     // SAFETY: the mapping is never unmapped (forgotten below).
     let bytes = unsafe { core::slice::from_raw_parts(map.ptr, map.len) };

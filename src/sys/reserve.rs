@@ -3,17 +3,18 @@
 //! mapping:
 //!
 //! ```text
-//! [ start-up area | guard | dump stack | reserved arena ]
+//! [ start-up area | dump stack | reserved arena ]
 //! ```
 //!
 //! - the start-up area holds the constructor's allocations (see
 //!   [`crate::sys::arena::STARTUP`]) and the module snapshot
 //!   ([`crate::symbolize::snapshot`]); it is made read-only once written
-//!   ([`seal`]), so a wild write in the program cannot reach it;
+//!   ([`seal`]), so a wild write in the program cannot reach it, and it is
+//!   the guard below the dump stack (an overflow writes into it and faults);
 //! - the dump stack and a minimum arena are there when a process that has
 //!   exhausted `RLIMIT_AS` (or memory) crashes: a dump maps nothing then.
 //!
-//! The 4 KiB, 21 MiB mapping counts once against `RLIMIT_AS`; only the
+//! The 20.25 MiB mapping counts once against `RLIMIT_AS`; only the
 //! pages start-up writes (a handful) are resident.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -23,14 +24,13 @@ use crate::sys;
 /// The constructor's allocations and the snapshot. Only touched pages cost
 /// memory: two for `/bin/true`, some ten for 200 libraries.
 pub const AREA_SIZE: usize = 256 << 10;
-const GUARD: usize = 4096;
 /// The dump stack (see `dump::stacks`).
 pub const STACK_SIZE: usize = 4 << 20;
 /// The arena a dump runs in when no bigger one can be mapped. Enough for
 /// the module list, the unwinder and the symbol tables of a large program;
 /// not for DWARF, which is then skipped.
 pub const ARENA_SIZE: usize = 16 << 20;
-const TOTAL: usize = AREA_SIZE + GUARD + STACK_SIZE + ARENA_SIZE;
+const TOTAL: usize = AREA_SIZE + STACK_SIZE + ARENA_SIZE;
 
 /// Base of the reservation, 0 when none could be made.
 static BASE: AtomicUsize = AtomicUsize::new(0);
@@ -39,7 +39,7 @@ static BASE: AtomicUsize = AtomicUsize::new(0);
 pub struct Reserved {
     /// The start-up area, [`AREA_SIZE`] bytes.
     pub area: usize,
-    /// The 16-byte aligned end of the dump stack (a guard page below it).
+    /// The 16-byte aligned end of the dump stack (the sealed area below it).
     pub stack_top: usize,
 }
 
@@ -48,18 +48,10 @@ pub fn reserve() -> Option<Reserved> {
     let map = sys::Mapping::anonymous(TOTAL)?;
     let base = map.ptr as usize;
     core::mem::forget(map);
-    // SAFETY: a page of our own fresh mapping becomes the dump stack's guard.
-    unsafe {
-        libc::mprotect(
-            (base + AREA_SIZE) as *mut libc::c_void,
-            GUARD,
-            libc::PROT_NONE,
-        )
-    };
     BASE.store(base, Ordering::Release);
     Some(Reserved {
         area: base,
-        stack_top: base + AREA_SIZE + GUARD + STACK_SIZE,
+        stack_top: base + AREA_SIZE + STACK_SIZE,
     })
 }
 
@@ -75,7 +67,7 @@ pub fn on_stack_or_none() -> bool {
     let base = BASE.load(Ordering::Acquire);
     let marker = 0u8;
     let sp = core::ptr::addr_of!(marker) as usize;
-    let bottom = base + AREA_SIZE + GUARD;
+    let bottom = base + AREA_SIZE;
     base == 0 || (sp >= bottom && sp < bottom + STACK_SIZE)
 }
 
