@@ -61,6 +61,7 @@ fn environment() -> Environment<'static> {
                 b"_DEADLINE" => env.deadline = value,
                 b"_DWARF_BUDGET" => env.dwarf_budget = value,
                 b"_STATS" => env.stats = value,
+                b"_PYTHON" => env.python = value,
                 _ => {}
             }
         }
