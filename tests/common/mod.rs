@@ -21,6 +21,7 @@ mod gdb;
 mod parse;
 mod programs;
 mod run;
+pub mod spy;
 
 // Each test file uses its own part of these (unused in the others).
 #[allow(unused_imports)]
