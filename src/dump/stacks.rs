@@ -22,6 +22,7 @@ const GUARD: usize = 4096;
 
 /// Gives the calling thread an alternate signal stack unless it has one.
 /// Returns the mapping's base if one was made (for the thread-exit hook).
+#[unsafe(link_section = ".text.faultdump.startup")]
 pub fn ensure_altstack() -> Option<usize> {
     // SAFETY: a null new stack only queries.
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
