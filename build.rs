@@ -9,11 +9,14 @@
 //!   scripts/build-release.sh and scripts/zig-link.sh) does not add by
 //!   itself, so that dumps and symbolizers can name the library's build like
 //!   any other module;
-//! - `--no-rosegment`: read-only data and code in one `PT_LOAD` segment
-//!   (the layout of GNU ld before `-z separate-code`): one `mmap` less for
-//!   the loader and one mapping less in every process (a mapping costs
-//!   about 3 us to make and tear down on a VM); the price is that the
-//!   library's own read-only data is executable;
+//! - `-z separate-loadable-segments`: each segment starts on a page
+//!   boundary of the file, so the relocated read-only data (`.data.rel.ro`,
+//!   `.got`: 19.7 KiB that the loader writes in every process, one
+//!   copy-on-write fault per page) spans 5 pages instead of 6 (the file
+//!   grows by 4 KiB of padding). (`--no-rosegment`, one `PT_LOAD` less, was
+//!   tried: no time gained within the noise, and 12 more resident pages,
+//!   since the code's first 64 KiB window is then no longer cut short by
+//!   the start of its mapping; and it makes read-only data executable.)
 //! - a linker script that only adds one output section (`INSERT`, the
 //!   default layout stays): the code every process runs at start, gathered
 //!   after `.text`, next to `.plt`. The functions the constructor runs are
@@ -45,7 +48,7 @@ fn main() {
         "-Wl,-z,now",
         "-Wl,--build-id=sha1",
         "-Wl,--as-needed",
-        "-Wl,--no-rosegment",
+        "-Wl,-z,separate-loadable-segments",
         &script_arg,
     ] {
         println!("cargo:rustc-cdylib-link-arg={arg}");
