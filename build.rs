@@ -13,7 +13,8 @@
 //!   boundary of the file, so the relocated read-only data (`.data.rel.ro`,
 //!   `.got`: 19.7 KiB that the loader writes in every process, one
 //!   copy-on-write fault per page) spans 5 pages instead of 6 (the file
-//!   grows by 4 KiB of padding). (`--no-rosegment`, one `PT_LOAD` less, was
+//!   grows by 4 KiB of padding). zig's cc refuses the flag, so
+//!   scripts/zig-link.sh leaves it out of the portable build. (`--no-rosegment`, one `PT_LOAD` less, was
 //!   tried: no time gained within the noise, and 12 more resident pages,
 //!   since the code's first 64 KiB window is then no longer cut short by
 //!   the start of its mapping; and it makes read-only data executable.)
