@@ -68,7 +68,13 @@ pub fn seal(snapshot: &'static Snapshot) {
 /// Takes the snapshot. Runs in the constructor: the loader's
 /// `dl_iterate_phdr` is allowed there, and allocations go to the area.
 pub fn take() -> &'static Snapshot {
-    let mut modules: Vec<Record> = Vec::with_capacity(16);
+    // Counted first, so the records are allocated once: grown by doubling,
+    // the start-up area's bump allocator would keep every smaller copy (with
+    // 200 libraries, 20 KiB more of the area's pages touched).
+    let mut count = 0usize;
+    // SAFETY: the callback only counts.
+    unsafe { libc::dl_iterate_phdr(Some(count_one), (&raw mut count).cast()) };
+    let mut modules: Vec<Record> = Vec::with_capacity(count);
     let vdso = modules::auxv(libc::AT_SYSINFO_EHDR);
     let mut state = (&mut modules, vdso);
     // SAFETY: the callback only reads the headers the loader passes it.
@@ -80,6 +86,17 @@ pub fn take() -> &'static Snapshot {
         exe_path: exe_path().leak(),
         exe_file,
     }))
+}
+
+#[unsafe(link_section = ".text.faultdump.startup")]
+unsafe extern "C" fn count_one(
+    _info: *mut libc::dl_phdr_info,
+    _size: libc::size_t,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: data is the counter `take` passed.
+    unsafe { *data.cast::<usize>() += 1 };
+    0
 }
 
 type VisitState<'a> = (&'a mut Vec<Record>, u64);
