@@ -13,6 +13,9 @@
 # back as a NEEDED entry: the NEEDED check of tests/ship/portable.rs is what
 # catches that.
 # -lgcc_s: the library has no unwinder (the _Unwind_* stand-ins in src/sys/arch/).
+# -z separate-loadable-segments (build.rs: the relocated read-only data on
+# one page less) is refused by zig's cc ("unsupported linker extension
+# flag"): left out here, the portable build does without.
 set -eu
 n=$#
 i=0
@@ -21,7 +24,7 @@ while [ "$i" -lt "$n" ]; do
   shift
   i=$((i + 1))
   case $arg in
-    -lpthread | -ldl | -lrt | -lutil | -lgcc_s) ;;
+    -lpthread | -ldl | -lrt | -lutil | -lgcc_s | -Wl,-z,separate-loadable-segments) ;;
     *) set -- "$@" "$arg" ;;
   esac
 done

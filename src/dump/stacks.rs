@@ -16,12 +16,23 @@ use crate::sys::arch;
 
 /// Alternate signal stack per thread. Mapped with no swap reservation:
 /// untouched pages cost nothing.
-pub const ALTSTACK_SIZE: usize = 64 * 1024;
+pub const ALTSTACK_SIZE: usize = sys::reserve::ALTSTACK_SIZE;
 pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
-const GUARD: usize = 4096;
+const GUARD: usize = sys::reserve::GUARD;
+
+/// The main thread's alternate stack, reserved at start-up (the base of its
+/// guard page, see [`crate::sys::reserve`]) and not yet given out; 0 if none.
+static RESERVED_ALTSTACK: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes the next [`ensure_altstack`] use this stack (the base of its guard
+/// page) rather than map one.
+pub fn adopt_altstack(base: usize) {
+    RESERVED_ALTSTACK.store(base, Ordering::Release);
+}
 
 /// Gives the calling thread an alternate signal stack unless it has one.
 /// Returns the mapping's base if one was made (for the thread-exit hook).
+#[unsafe(link_section = ".text.faultdump.startup")]
 pub fn ensure_altstack() -> Option<usize> {
     // SAFETY: a null new stack only queries.
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
@@ -30,7 +41,8 @@ pub fn ensure_altstack() -> Option<usize> {
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return None;
     }
-    let base = match pool_take() {
+    let reserved = RESERVED_ALTSTACK.swap(0, Ordering::AcqRel);
+    let base = match (reserved != 0).then_some(reserved).or_else(pool_take) {
         Some(base) => base,
         None => {
             let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;

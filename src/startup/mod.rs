@@ -78,19 +78,22 @@ fn environment() -> Environment<'static> {
 // The unit-test binary does not run the constructor (it would install the
 // handlers in the test harness), so what only it calls is unused there.
 #[cfg(not(test))]
-#[ctor::ctor(unsafe)]
-fn faultdump_init() {
-    init();
-}
+#[used]
+#[unsafe(link_section = ".init_array")]
+static FAULTDUMP_INIT: extern "C" fn() = init;
 
 #[cfg_attr(test, allow(dead_code))]
-fn init() {
+#[unsafe(link_section = ".text.faultdump.startup")]
+extern "C" fn init() {
     // Every allocation of the constructor goes to the library's own area
     // (no host malloc: a process that never mallocs keeps no heap), and
     // the area is sealed read-only before anything else runs.
     let area = reserve::reserve();
     if let Some(r) = &area {
         stacks::adopt_dump_stack(r.stack_top);
+        if r.altstack != 0 {
+            stacks::adopt_altstack(r.altstack);
+        }
         arena::STARTUP.begin_in(r.area, reserve::AREA_SIZE);
     }
     let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();

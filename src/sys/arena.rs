@@ -216,6 +216,7 @@ pub struct DumpAwareAllocator;
 // leaks described in the module documentation) or from the arena, which is
 // never unmapped and whose bump pointer only the owning thread moves.
 unsafe impl GlobalAlloc for DumpAwareAllocator {
+    #[unsafe(link_section = ".text.faultdump.startup")]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if let Some(arena) = serving() {
             arena.bump(layout)

@@ -3,9 +3,11 @@
 //! mapping:
 //!
 //! ```text
-//! [ start-up area | dump stack | reserved arena ]
+//! [ guard | main thread's alternate stack | start-up area | dump stack | reserved arena ]
 //! ```
 //!
+//! - the main thread's alternate signal stack (see `dump::stacks`), above a
+//!   guard page: one mapping less than a stack of its own;
 //! - the start-up area holds the constructor's allocations (see
 //!   [`crate::sys::arena::STARTUP`]) and the module snapshot
 //!   ([`crate::symbolize::snapshot`]); it is made read-only once written
@@ -14,7 +16,7 @@
 //! - the dump stack and a minimum arena are there when a process that has
 //!   exhausted `RLIMIT_AS` (or memory) crashes: a dump maps nothing then.
 //!
-//! The 20.25 MiB mapping counts once against `RLIMIT_AS`; only the
+//! The 20.32 MiB mapping counts once against `RLIMIT_AS`; only the
 //! pages start-up writes (a handful) are resident.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -30,13 +32,21 @@ pub const STACK_SIZE: usize = 4 << 20;
 /// the module list, the unwinder and the symbol tables of a large program;
 /// not for DWARF, which is then skipped.
 pub const ARENA_SIZE: usize = 16 << 20;
-const TOTAL: usize = AREA_SIZE + STACK_SIZE + ARENA_SIZE;
+/// The main thread's alternate signal stack, above [`GUARD`].
+pub const ALTSTACK_SIZE: usize = 64 << 10;
+/// The inaccessible page below an alternate stack.
+pub const GUARD: usize = 4096;
+const AREA_OFFSET: usize = GUARD + ALTSTACK_SIZE;
+const TOTAL: usize = AREA_OFFSET + AREA_SIZE + STACK_SIZE + ARENA_SIZE;
 
 /// Base of the reservation, 0 when none could be made.
 static BASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Where the parts of the reservation are.
 pub struct Reserved {
+    /// The guard page below the main thread's alternate stack (the stack is
+    /// [`ALTSTACK_SIZE`] bytes above it); 0 if the guard could not be made.
+    pub altstack: usize,
     /// The start-up area, [`AREA_SIZE`] bytes.
     pub area: usize,
     /// The 16-byte aligned end of the dump stack (the sealed area below it).
@@ -49,9 +59,13 @@ pub fn reserve() -> Option<Reserved> {
     let base = map.ptr as usize;
     core::mem::forget(map);
     BASE.store(base, Ordering::Release);
+    // SAFETY: the lowest page of our own fresh mapping becomes a guard.
+    let guarded = unsafe { libc::mprotect(map_ptr(base), GUARD, libc::PROT_NONE) } == 0;
+    let area = base + AREA_OFFSET;
     Some(Reserved {
-        area: base,
-        stack_top: base + AREA_SIZE + STACK_SIZE,
+        altstack: if guarded { base } else { 0 },
+        area,
+        stack_top: area + AREA_SIZE + STACK_SIZE,
     })
 }
 
@@ -67,7 +81,7 @@ pub fn on_stack_or_none() -> bool {
     let base = BASE.load(Ordering::Acquire);
     let marker = 0u8;
     let sp = core::ptr::addr_of!(marker) as usize;
-    let bottom = base + AREA_SIZE;
+    let bottom = base + AREA_OFFSET + AREA_SIZE;
     base == 0 || (sp >= bottom && sp < bottom + STACK_SIZE)
 }
 
@@ -77,6 +91,10 @@ pub fn seal() {
     if base != 0 {
         // SAFETY: the area is ours and nothing in it is written after this
         // (the constructor's allocator has been closed).
-        unsafe { libc::mprotect(base as *mut libc::c_void, AREA_SIZE, libc::PROT_READ) };
+        unsafe { libc::mprotect(map_ptr(base + AREA_OFFSET), AREA_SIZE, libc::PROT_READ) };
     }
+}
+
+fn map_ptr(addr: usize) -> *mut libc::c_void {
+    addr as *mut libc::c_void
 }

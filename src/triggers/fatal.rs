@@ -21,6 +21,7 @@ use crate::sys::arch::sigframe::signal_entry;
 use crate::triggers::dispositions::{install, previous};
 
 /// Installs the fatal handlers; returns how many took.
+#[unsafe(link_section = ".text.faultdump.startup")]
 pub fn install_fatal() -> usize {
     let mask = dump_mask();
     FATAL_SIGNALS
