@@ -34,7 +34,29 @@ const R_DEBUG_R_NEXT: u64 = 40;
 
 unsafe extern "C" {
     /// The loader's debugger interface (`<link.h>`), defined by ld.so.
+    #[cfg(target_env = "gnu")]
     static _r_debug: u8;
+    /// musl has no `_r_debug`: it exports a pointer to its `struct debug`
+    /// (also in the executable's `DT_DEBUG`), whose head is laid out as
+    /// glibc's `r_debug` version 1 (`r_map` at 8, no `r_next`).
+    #[cfg(target_env = "musl")]
+    static _dl_debug_addr: u8;
+}
+
+/// The address of the loader's `r_debug`, 0 if unknown. Only addresses are
+/// taken here; contents are read through [`Memory`].
+fn r_debug_address(memory: &Memory) -> u64 {
+    #[cfg(target_env = "gnu")]
+    {
+        let _ = memory;
+        core::ptr::addr_of!(_r_debug) as u64
+    }
+    #[cfg(target_env = "musl")]
+    {
+        memory
+            .read_u64(core::ptr::addr_of!(_dl_debug_addr) as u64)
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +115,7 @@ impl Modules {
     /// Reads the module list from the loader; see the module documentation.
     pub fn discover(memory: &Memory, exe_path: &[u8]) -> Modules {
         let mut list = Vec::new();
-        // Only the address of the loader's variable is taken; its contents
-        // are read through Memory.
-        let r_debug = core::ptr::addr_of!(_r_debug) as u64;
+        let r_debug = r_debug_address(memory);
         let vdso = auxv(libc::AT_SYSINFO_EHDR);
         let ourselves = Modules::discover as *const () as u64;
         let mut namespace = Some(r_debug);
@@ -182,29 +202,31 @@ fn read_module(
     } else {
         memory.c_string(name_ptr, MAX_PATH)?
     };
-    let (kind, ehdr, phdr_addr, phnum) = if is_first && name.is_empty() {
-        // The executable: its program headers are in the auxiliary vector.
-        let phdr = auxv(libc::AT_PHDR);
-        (ModuleKind::Executable, 0, phdr, auxv(libc::AT_PHNUM) as u16)
-    } else {
-        let ld = memory.read_u64(link + LINK_MAP_L_LD)?;
-        let ehdr = if bias != 0 && vdso_ehdr == bias {
-            vdso_ehdr
+    // glibc names the executable "", musl by the path it was run as.
+    let (kind, ehdr, phdr_addr, phnum) =
+        if is_first && (name.is_empty() || cfg!(target_env = "musl")) {
+            // The executable: its program headers are in the auxiliary vector.
+            let phdr = auxv(libc::AT_PHDR);
+            (ModuleKind::Executable, 0, phdr, auxv(libc::AT_PHNUM) as u16)
         } else {
-            find_elf_header(memory, bias, ld)?
+            let ld = memory.read_u64(link + LINK_MAP_L_LD)?;
+            let ehdr = if bias != 0 && vdso_ehdr == bias {
+                vdso_ehdr
+            } else {
+                find_elf_header(memory, bias, ld)?
+            };
+            let mut header = [0u8; 64];
+            if !memory.read(ehdr, &mut header) {
+                return None;
+            }
+            let (phoff, phnum) = elfparse::program_header_location(&header)?;
+            let kind = if ehdr == vdso_ehdr {
+                ModuleKind::Vdso
+            } else {
+                ModuleKind::Library
+            };
+            (kind, ehdr, ehdr + phoff, phnum)
         };
-        let mut header = [0u8; 64];
-        if !memory.read(ehdr, &mut header) {
-            return None;
-        }
-        let (phoff, phnum) = elfparse::program_header_location(&header)?;
-        let kind = if ehdr == vdso_ehdr {
-            ModuleKind::Vdso
-        } else {
-            ModuleKind::Library
-        };
-        (kind, ehdr, ehdr + phoff, phnum)
-    };
     if phnum == 0 || phnum > MAX_PHDRS {
         return None;
     }

@@ -76,7 +76,7 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 
 pub fn sleep_ns(ns: u64) {
     let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_sec: (ns / 1_000_000_000) as _,
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     };
     // SAFETY: ts is a valid timespec; a null remainder is allowed.
@@ -310,7 +310,7 @@ pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
 /// on a wake-up, a signal or a spurious wake (callers re-check).
 pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) {
     let ts = libc::timespec {
-        tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+        tv_sec: (timeout_ns / 1_000_000_000) as _,
         tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
     };
     // SAFETY: word is a valid, aligned u32 for the duration of the call;
