@@ -1,5 +1,6 @@
 #!/bin/sh
-# The linker of the portable build (scripts/build-release.sh): zig's cc for
+# The linker of the portable glibc builds (scripts/build-release.sh): zig's cc
+# for ${FAULTDUMP_ZIG_ARCH:-x86_64} and
 # glibc $FAULTDUMP_GLIBC, as cargo-zigbuild runs it, with the C library's
 # extra parts left out. Rust's standard library asks for -lpthread, -ldl,
 # -lrt and -lutil; below glibc 2.34 libpthread.so.0 also defines read,
@@ -24,5 +25,5 @@ while [ "$i" -lt "$n" ]; do
     *) set -- "$@" "$arg" ;;
   esac
 done
-exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "x86_64-linux-gnu.$FAULTDUMP_GLIBC" \
+exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "${FAULTDUMP_ZIG_ARCH:-x86_64}-linux-gnu.$FAULTDUMP_GLIBC" \
   -Wl,--no-undefined "$FAULTDUMP_LIBC_STUB" "$@"

@@ -62,7 +62,11 @@ fn check_fd(fd: c_int) -> Result<(), c_int> {
 /// and leaves out the library's own frames.
 #[inline(always)]
 fn here() -> Registers {
+    #[cfg(target_arch = "aarch64")]
+    let (pc, sp, bp) = crate::arch_aarch64::here();
+    #[cfg(target_arch = "x86_64")]
     let (pc, sp, bp): (u64, u64, u64);
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: reads three registers; touches no memory.
     unsafe {
         core::arch::asm!(

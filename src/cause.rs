@@ -5,7 +5,7 @@
 
 use crate::memory::{MapEntry, Maps};
 use crate::sink::{Cause, MappingNote};
-use crate::unwind::{Registers, reg};
+use crate::unwind::Registers;
 
 /// Below this, an unmapped address is a null pointer plus a field offset.
 const NULL_PAGE: u64 = 4096;
@@ -20,9 +20,6 @@ const BUS_ADRALN: i32 = 1;
 const BUS_ADRERR: i32 = 2;
 const FPE_INTDIV: i32 = 1;
 const FPE_INTOVF: i32 = 2;
-/// x86 page-fault error code bits (`gregs[REG_ERR]`).
-const PF_WRITE: u64 = 1 << 1;
-const PF_INSTR: u64 = 1 << 4;
 
 pub fn analyse<'m>(
     sig: i32,
@@ -45,7 +42,7 @@ pub fn analyse<'m>(
             "stack overflow"
         }
         (libc::SIGSEGV, SEGV_MAPERR) if addr < NULL_PAGE => "null pointer dereference",
-        (libc::SIGSEGV, _) if addr == regs.pc() || regs.gregs[reg::ERR] & PF_INSTR != 0 => {
+        (libc::SIGSEGV, _) if addr == regs.pc() || regs.fault_is_fetch() => {
             if holder.is_some() {
                 "jump to non-executable memory"
             } else {
@@ -53,8 +50,7 @@ pub fn analyse<'m>(
             }
         }
         (libc::SIGSEGV, SEGV_ACCERR)
-            if regs.gregs[reg::ERR] & PF_WRITE != 0
-                && holder.is_some_and(|e| e.read && !e.write) =>
+            if regs.fault_is_write() && holder.is_some_and(|e| e.read && !e.write) =>
         {
             "write to read-only memory"
         }
@@ -106,6 +102,7 @@ fn mapping_note<'m>(maps: &'m Maps, addr: u64) -> Option<MappingNote<'m>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unwind::{PF_INSTR, PF_WRITE, reg};
 
     const MAPS: &[u8] = b"\
 555500000000-555500001000 r--p 00000000 08:01 7 /srv/app

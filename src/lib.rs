@@ -12,6 +12,8 @@
 //!   and what it calls) is async-signal-safe: no host malloc (allocations go
 //!   to the crash arena, see [`arena`]), no lock, no stdio, no loader call.
 
+#[cfg(target_arch = "aarch64")]
+mod arch_aarch64;
 mod arena;
 mod capi;
 mod cause;

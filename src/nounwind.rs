@@ -12,6 +12,7 @@
 //! the C API), so the host program's own C++ exceptions and Rust panics keep
 //! using the real unwinder.
 
+#[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     // _Unwind_Reason_Code _Unwind_Backtrace(trace, arg): _URC_END_OF_STACK.
     ".globl _Unwind_Backtrace",

@@ -79,7 +79,11 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
     }
     let taken = SIGNAL.load(Ordering::Acquire);
     for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
-        if sig == taken || avoid(sig) || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL {
+        if sig == taken
+            || avoid(sig)
+            || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL
+            || !sys::can_queue(sig)
+        {
             continue;
         }
         // SAFETY: zeroed is a valid sigaction; the fields are set below.

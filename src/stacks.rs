@@ -134,9 +134,15 @@ pub fn on_dump_stack<F: FnOnce()>(f: F) {
             f();
         }
     }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: top is the 16-byte aligned end of a mapping reserved for this.
+    unsafe {
+        crate::arch_aarch64::call_on_stack(top, trampoline::<F>, (&mut f as *mut Option<F>).cast());
+    }
     // SAFETY: top is the 16-byte aligned end of a mapping reserved for this;
     // the callee follows the C ABI, and r12 (callee-saved) carries the old
     // stack pointer across the call.
+    #[cfg(target_arch = "x86_64")]
     unsafe {
         core::arch::asm!(
             "mov r12, rsp",

@@ -270,6 +270,20 @@ pub fn consume_pending(sig: i32) {
     unsafe { libc::sigtimedwait(&set, core::ptr::null_mut(), &zero) };
 }
 
+/// Whether `sig` can be queued at all: under qemu-user the two highest
+/// real-time signals are qemu's own (`sigaction` accepts them, queueing
+/// fails with EINVAL). Probed on the calling thread with the signal
+/// blocked, then taken back.
+pub fn can_queue(sig: i32) -> bool {
+    let old = sigmask(libc::SIG_BLOCK, &sigset_of(&[sig]));
+    let queued = tgsigqueue(gettid(), sig, 0);
+    if queued {
+        consume_pending(sig);
+    }
+    sigmask(libc::SIG_SETMASK, &old);
+    queued
+}
+
 /// The current disposition of `sig`.
 pub fn sigaction_get(sig: i32) -> libc::sigaction {
     // SAFETY: old is written by the call.

@@ -1,5 +1,9 @@
-//! x86_64 system call names by number, for the SIGSYS event line.
-//! Generated from the kernel's unistd_64.h (and newer numbers up to 466).
+//! System call names by number, for the SIGSYS event line: x86_64's here,
+//! generated from the kernel's unistd_64.h (and newer numbers up to 466);
+//! aarch64's generic numbering in its architecture module.
+
+#[cfg(target_arch = "aarch64")]
+use crate::arch_aarch64::SYSCALL_NAMES as NAMES;
 
 pub fn syscall_name(nr: i64) -> Option<&'static str> {
     let nr = usize::try_from(nr).ok()?;
@@ -11,6 +15,7 @@ pub fn syscall_name(nr: i64) -> Option<&'static str> {
 /// shared library every pointer in a table is a relocation that the loader
 /// applies in every process at start-up (467 of them, on two copy-on-write
 /// pages), and this library is loaded into every process.
+#[cfg(target_arch = "x86_64")]
 #[rustfmt::skip]
 const NAMES: &str = concat!(
     "read write open close stat fstat lstat poll lseek mmap mprotect munmap brk ",

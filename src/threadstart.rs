@@ -98,7 +98,7 @@ pub unsafe extern "C" fn pthread_create(
 }
 
 /// The routine and argument a wrapped thread goes on to, returned in
-/// rax:rdx.
+/// rax:rdx (x0:x1 on aarch64).
 #[repr(C)]
 struct Next {
     routine: StartRoutine,
@@ -129,6 +129,7 @@ unsafe extern "C" {
     fn faultdump_thread_trampoline();
 }
 
+#[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".pushsection .text.faultdump_thread_trampoline,\"ax\",@progbits",
     ".p2align 4",
@@ -144,6 +145,36 @@ core::arch::global_asm!(
     ".cfi_adjust_cfa_offset -8",
     "mov rdi, rdx",
     "jmp rax",
+    ".cfi_endproc",
+    ".size faultdump_thread_trampoline, . - faultdump_thread_trampoline",
+    ".popsection",
+    prepare = sym prepare_thread,
+);
+
+// aarch64: entered with x30 the return address into the C library; that
+// and x29 are kept across the call, and the routine's argument goes to x0
+// (Next comes back in x0:x1). x16: an indirect branch BTI allows.
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".pushsection .text.faultdump_thread_trampoline,\"ax\",%progbits",
+    ".p2align 4",
+    ".type faultdump_thread_trampoline,%function",
+    ".hidden faultdump_thread_trampoline",
+    "faultdump_thread_trampoline:",
+    ".cfi_startproc",
+    "stp x29, x30, [sp, #-16]!",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset x29, -16",
+    ".cfi_offset x30, -8",
+    "mov x29, sp",
+    "bl {prepare}",
+    "ldp x29, x30, [sp], #16",
+    ".cfi_def_cfa_offset 0",
+    ".cfi_restore x29",
+    ".cfi_restore x30",
+    "mov x16, x0",
+    "mov x0, x1",
+    "br x16",
     ".cfi_endproc",
     ".size faultdump_thread_trampoline, . - faultdump_thread_trampoline",
     ".popsection",

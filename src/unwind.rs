@@ -11,11 +11,12 @@
 //!   at the first address that is not code, after at most [`MAX_FRAMES`]
 //!   frames or when the dump's time is up.
 
-use framehop::{
-    CacheNative, FrameAddress, MustNotAllocateDuringUnwind, UnwindRegsNative, Unwinder,
-    UnwinderNative,
-};
+use framehop::{CacheNative, FrameAddress, MustNotAllocateDuringUnwind, Unwinder, UnwinderNative};
 
+#[cfg(target_arch = "aarch64")]
+use crate::arch_aarch64 as arch;
+#[cfg(target_arch = "aarch64")]
+pub use crate::arch_aarch64::reg;
 use crate::memory::Memory;
 use crate::modules::Modules;
 use crate::sys;
@@ -25,10 +26,14 @@ use crate::sys;
 pub const MAX_FRAMES: usize = 4 << 20;
 
 /// x86_64 `mcontext_t.gregs` indexes (`<sys/ucontext.h>`).
+#[cfg(target_arch = "x86_64")]
 pub mod reg {
     pub const RBP: usize = 10;
     pub const RSP: usize = 15;
     pub const RIP: usize = 16;
+    pub const PC: usize = RIP;
+    pub const SP: usize = RSP;
+    pub const FP: usize = RBP;
     pub const EFL: usize = 17;
     pub const ERR: usize = 19;
     pub const TRAPNO: usize = 20;
@@ -59,6 +64,7 @@ pub mod reg {
 }
 
 /// `offsetof(ucontext_t, uc_mcontext.gregs)` on x86_64.
+#[cfg(target_arch = "x86_64")]
 const UCONTEXT_GREGS: u64 = 40;
 
 /// The general registers of a thread, as a `ucontext_t` holds them.
@@ -71,17 +77,31 @@ impl Registers {
     /// # Safety
     /// `uc` must point to a `ucontext_t` the kernel passed to a handler.
     pub unsafe fn from_ucontext(uc: *const libc::c_void) -> Registers {
-        // SAFETY: per the contract, uc is a valid ucontext_t.
-        let uc = unsafe { &*uc.cast::<libc::ucontext_t>() };
-        let mut gregs = [0u64; reg::COUNT];
-        for (dst, src) in gregs.iter_mut().zip(uc.uc_mcontext.gregs.iter()) {
-            *dst = *src as u64;
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: per the contract, uc is a valid ucontext_t.
+            let uc = unsafe { &*uc.cast::<libc::ucontext_t>() };
+            let mut gregs = [0u64; reg::COUNT];
+            for (dst, src) in gregs.iter_mut().zip(uc.uc_mcontext.gregs.iter()) {
+                *dst = *src as u64;
+            }
+            Registers { gregs }
         }
-        Registers { gregs }
+        #[cfg(target_arch = "aarch64")]
+        Registers {
+            // SAFETY: per the contract.
+            gregs: unsafe { arch::gregs_from_ucontext(uc) },
+        }
     }
 
     /// The context a signal interrupted, from the `ucontext_t` that starts
     /// at `sp` when the handler has returned into the trampoline.
+    #[cfg(target_arch = "aarch64")]
+    fn from_signal_frame(memory: &Memory, sp: u64) -> Option<Registers> {
+        arch::gregs_from_signal_frame(memory, sp).map(|gregs| Registers { gregs })
+    }
+
+    #[cfg(target_arch = "x86_64")]
     fn from_signal_frame(memory: &Memory, sp: u64) -> Option<Registers> {
         let mut raw = [0u8; reg::COUNT * 8];
         if !memory.read(sp + UCONTEXT_GREGS, &mut raw) {
@@ -98,22 +118,40 @@ impl Registers {
     /// and frame pointer (a watchdog thread, a parked thread's syscall state).
     pub fn from_pc_sp_bp(pc: u64, sp: u64, bp: u64) -> Registers {
         let mut gregs = [0u64; reg::COUNT];
-        gregs[reg::RIP] = pc;
-        gregs[reg::RSP] = sp;
-        gregs[reg::RBP] = bp;
+        gregs[reg::PC] = pc;
+        gregs[reg::SP] = sp;
+        gregs[reg::FP] = bp;
         Registers { gregs }
     }
 
     pub fn pc(&self) -> u64 {
-        self.gregs[reg::RIP]
+        self.gregs[reg::PC]
     }
 
     pub fn sp(&self) -> u64 {
-        self.gregs[reg::RSP]
+        self.gregs[reg::SP]
     }
 
+    #[cfg(target_arch = "x86_64")]
     pub fn bp(&self) -> u64 {
-        self.gregs[reg::RBP]
+        self.gregs[reg::FP]
+    }
+
+    /// Whether the fault was an instruction fetch, as far as the context
+    /// tells (x86: the page-fault error code; aarch64: the ESR).
+    pub fn fault_is_fetch(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.gregs[reg::ERR] & PF_INSTR != 0;
+        #[cfg(target_arch = "aarch64")]
+        return arch::fault_is_fetch(&self.gregs);
+    }
+
+    /// Whether the fault was a write, as far as the context tells.
+    pub fn fault_is_write(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.gregs[reg::ERR] & PF_WRITE != 0;
+        #[cfg(target_arch = "aarch64")]
+        return arch::fault_is_write(&self.gregs);
     }
 }
 
@@ -161,10 +199,44 @@ pub struct Walker<'a> {
     pub bp_unknown: bool,
 }
 
+/// x86 page-fault error code bits (`gregs[REG_ERR]`).
+#[cfg(target_arch = "x86_64")]
+pub const PF_WRITE: u64 = 1 << 1;
+#[cfg(target_arch = "x86_64")]
+pub const PF_INSTR: u64 = 1 << 4;
+
 /// `mov $15, %rax; syscall`: x86_64 glibc's `__restore_rt`.
+#[cfg(target_arch = "x86_64")]
 const RESTORE_RT: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+#[cfg(target_arch = "aarch64")]
+const RESTORE_RT: [u8; 8] = arch::SIGRETURN_CODE;
+
+#[cfg(target_arch = "x86_64")]
+fn frame_pointer(regs: &framehop::UnwindRegsNative) -> u64 {
+    regs.bp()
+}
+#[cfg(target_arch = "aarch64")]
+use arch::frame_pointer;
 
 impl Walker<'_> {
+    /// The return address and stack pointer after a call through a bad
+    /// pointer, if the return address is code.
+    fn bad_call_return(&self, context: &Registers) -> Option<(u64, u64)> {
+        #[cfg(target_arch = "x86_64")]
+        let found = self
+            .memory
+            .read_u64(context.sp())
+            .map(|ra| (ra, context.sp() + 8));
+        #[cfg(target_arch = "aarch64")]
+        let found = arch::bad_call_return(&context.gregs, self.memory, self.ptr_auth_mask());
+        found.filter(|&(ra, _)| self.is_code(ra))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    fn ptr_auth_mask(&self) -> framehop::aarch64::PtrAuthMask {
+        arch::ptr_auth_mask(self.unwinder.max_known_code_address())
+    }
+
     fn is_code(&self, addr: u64) -> bool {
         match self.modules.find(addr) {
             Some((_, m)) => m.is_code(addr),
@@ -182,8 +254,14 @@ impl Walker<'_> {
         self.memory.read(addr, &mut code) && code == RESTORE_RT
     }
 
+    #[cfg(target_arch = "aarch64")]
+    fn follows_call(&self, ra: u64) -> bool {
+        arch::follows_call(self.memory, ra)
+    }
+
     /// Whether the instruction before `ra` is a call (`call rel32`, or
     /// `call r/m64` in any of its encodings of 2 to 7 bytes).
+    #[cfg(target_arch = "x86_64")]
     fn follows_call(&self, ra: u64) -> bool {
         let mut b = [0u8; 7];
         if ra < 7 || !self.memory.read(ra - 7, &mut b) {
@@ -225,6 +303,8 @@ impl Walker<'_> {
                     break;
                 };
                 let chained = saved == 0 || (saved > at && saved - at < 1 << 20);
+                #[cfg(target_arch = "aarch64")]
+                let ra = self.ptr_auth_mask().strip_ptr_auth(ra);
                 if (chained || !strict) && self.is_code(ra) && self.follows_call(ra) {
                     return Some(at);
                 }
@@ -256,19 +336,19 @@ impl Walker<'_> {
             ) {
                 return;
             }
-            let mut regs = UnwindRegsNative::new(pc, context.sp(), context.bp());
+            #[cfg(target_arch = "x86_64")]
+            let mut regs = framehop::UnwindRegsNative::new(pc, context.sp(), context.bp());
+            #[cfg(target_arch = "aarch64")]
+            let mut regs = arch::unwind_regs(&context.gregs, self.ptr_auth_mask());
             let mut address = FrameAddress::from_instruction_pointer(pc);
             if !self.is_code(pc) {
                 // A call through a bad pointer: the call pushed the return
-                // address and nothing ran since.
-                let Some(ra) = self
-                    .memory
-                    .read_u64(context.sp())
-                    .filter(|&a| self.is_code(a))
-                else {
+                // address (x86) or left it in the link register (aarch64),
+                // and nothing ran since.
+                let Some((ra, sp)) = self.bad_call_return(&context) else {
                     return;
                 };
-                regs.set_sp(context.sp() + 8);
+                regs.set_sp(sp);
                 if !emit(
                     RawFrame {
                         addr: ra,
@@ -291,13 +371,16 @@ impl Walker<'_> {
                     .unwind_frame(address, &mut regs, self.cache, &mut read)
                 {
                     Ok(Some(ra)) if ra != 0 => ra,
-                    _ if self.bp_unknown && !guessed_bp && regs.bp() == 0 => {
+                    _ if self.bp_unknown && !guessed_bp && frame_pointer(&regs) == 0 => {
                         // Stopped for want of the frame pointer the context
                         // did not have: find it on the stack, once.
                         guessed_bp = true;
                         match self.guess_frame_pointer(regs.sp()) {
                             Some(bp) => {
+                                #[cfg(target_arch = "x86_64")]
                                 regs.set_bp(bp);
+                                #[cfg(target_arch = "aarch64")]
+                                arch::set_frame_pointer(&mut regs, self.memory, bp);
                                 continue;
                             }
                             None => return,
