@@ -538,6 +538,9 @@ impl Stacks<'_> {
             sink.note(note.as_bytes());
         }
         let mut frames = core::mem::take(&mut self.dwarf_frames);
+        // Nothing of the previous frame's: a frame in no module (JIT code,
+        // qemu's own threads) gets no DWARF lookup.
+        frames.clear();
         if let Some((i, m)) = found {
             let query = dwarf::Query {
                 name_function: true,

@@ -1,0 +1,543 @@
+//! The ports: the release libraries for arm64 glibc, x86_64 musl and arm64
+//! musl (scripts/build-release.sh), each preloaded into programs built for
+//! its own C library; arm64 programs run under qemu-user
+//! (`qemu-aarch64 -E LD_PRELOAD=...`, the harness stays native). A subset
+//! of the fatal suite per port: a null write through a named chain,
+//! `abort()`, a crash in a thread with the other threads shown, a thread's
+//! stack overflow, a timeout dump, a program whose return addresses are
+//! signed (arm64 pointer authentication); frames compared with gdb's where
+//! gdb can (gdb-multiarch through qemu's gdb stub; native gdb for x86_64
+//! musl); death by the same signal; the signal-safety spy on glibc.
+//!
+//! musl's libc.so has no unwind tables (musl builds it without them), so on
+//! musl a stack stops at the first libc function, as gdb's does: those
+//! tests assert only the frames outside libc.
+//!
+//! The tools come from scripts/install-port-deps.sh; the Rust targets from
+//! rustup. Without a target, its tests print `SKIPPED: <target>: <why>`
+//! and pass. The three libraries are built once per run.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Port {
+    /// build-release.sh's name for it.
+    name: &'static str,
+    rust_target: &'static str,
+    /// arm64: run under qemu-aarch64.
+    qemu: bool,
+    musl: bool,
+    /// The C compiler for its programs, and its extra flags. Debian's
+    /// musl-gcc specs drop `--eh-frame-hdr`, without which a program's
+    /// unwind tables cannot be found from its program headers.
+    cc: &'static str,
+    cflags: &'static [&'static str],
+}
+
+const AARCH64_GLIBC: Port = Port {
+    name: "aarch64-glibc",
+    rust_target: "aarch64-unknown-linux-gnu",
+    qemu: true,
+    musl: false,
+    cc: "aarch64-linux-gnu-gcc",
+    cflags: &[],
+};
+
+const X86_64_MUSL: Port = Port {
+    name: "x86_64-musl",
+    rust_target: "x86_64-unknown-linux-musl",
+    qemu: false,
+    musl: true,
+    cc: "musl-gcc",
+    cflags: &["-Wl,--eh-frame-hdr"],
+};
+
+const AARCH64_MUSL: Port = Port {
+    name: "aarch64-musl",
+    rust_target: "aarch64-unknown-linux-musl",
+    qemu: true,
+    musl: true,
+    cc: "aarch64-linux-gnu-gcc",
+    cflags: &[
+        "-specs=/usr/lib/aarch64-linux-musl/musl-gcc.specs",
+        "-Wl,--eh-frame-hdr",
+    ],
+};
+
+const PORTS: [&Port; 3] = [&AARCH64_GLIBC, &X86_64_MUSL, &AARCH64_MUSL];
+
+/// Each port's library, or why there is none: the tools are installed and
+/// the libraries built once per run.
+fn libraries() -> &'static HashMap<&'static str, Result<PathBuf, String>> {
+    static LIBS: OnceLock<HashMap<&'static str, Result<PathBuf, String>>> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let deps = Command::new(root().join("scripts/install-port-deps.sh"))
+            .output()
+            .expect("scripts/install-port-deps.sh");
+        let stderr = String::from_utf8_lossy(&deps.stderr);
+        if !deps.status.success() {
+            let why = stderr.lines().last().unwrap_or("install-port-deps.sh failed");
+            return PORTS
+                .iter()
+                .map(|p| (p.name, Err(why.to_string())))
+                .collect();
+        }
+        let missing = |p: &Port| {
+            let prefix = format!("install-port-deps: no Rust target {}: ", p.rust_target);
+            stderr
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        };
+        let buildable: Vec<&str> = PORTS
+            .iter()
+            .filter(|p| missing(p).is_none())
+            .map(|p| p.name)
+            .collect();
+        if !buildable.is_empty() {
+            let start = Instant::now();
+            let out = Command::new(root().join("scripts/build-release.sh"))
+                .args(&buildable)
+                .output()
+                .expect("scripts/build-release.sh");
+            assert!(
+                out.status.success(),
+                "build-release.sh {buildable:?} failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!(
+                "ports: built {buildable:?} in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        PORTS
+            .iter()
+            .map(|p| {
+                let lib = match missing(p) {
+                    Some(why) => Err(why),
+                    None => Ok(root().join(format!("dist/libfaultdump-{}.so", p.name))),
+                };
+                (p.name, lib)
+            })
+            .collect()
+    })
+}
+
+/// The port's library, or `None` after printing why its tests are skipped.
+fn library(port: &Port) -> Option<&'static Path> {
+    match &libraries()[port.name] {
+        Ok(lib) => Some(lib),
+        Err(why) => {
+            eprintln!("SKIPPED: {}: {why}", port.rust_target);
+            None
+        }
+    }
+}
+
+/// A test program built for the port's C library.
+fn program(port: &Port, source: &str, extra: &[&str]) -> PathBuf {
+    let suffix = if extra.is_empty() { "" } else { "-pac" };
+    let stem = source.trim_end_matches(".c");
+    let mut flags = vec!["-g", "-O1", "-pthread", "-rdynamic"];
+    flags.extend_from_slice(port.cflags);
+    flags.extend_from_slice(extra);
+    build(
+        port.cc,
+        source,
+        &format!("{stem}-{}{suffix}", port.name),
+        &flags,
+    )
+}
+
+/// Runs `prog args` with `preload` (the library, or more) in LD_PRELOAD:
+/// under qemu for arm64, which passes the environment on to the program
+/// (LD_PRELOAD only through `-E`: the host's loader would try to preload
+/// an arm64 library into qemu itself).
+fn run(port: &Port, preload: &str, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut runner = if port.qemu {
+        Runner::new("qemu-aarch64")
+            .arg("-E")
+            .arg(format!("LD_PRELOAD={preload}"))
+            .arg(prog)
+            .without_library()
+    } else {
+        Runner::new(prog).preload(preload)
+    };
+    runner = runner.args(args).timeout(Duration::from_secs(60));
+    for (k, v) in env {
+        runner = runner.env(k, v);
+    }
+    runner.run()
+}
+
+/// gdb's backtrace of `prog args` at its fatal signal, function names only
+/// (see common::gdb_backtrace_past_main). arm64: qemu's gdb stub on a unix
+/// socket, read by gdb-multiarch.
+fn gdb_reference(port: &Port, prog: &Path, args: &[&str]) -> Vec<String> {
+    if !port.qemu {
+        return gdb_backtrace_past_main(prog, args, &[], &[]);
+    }
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sock = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("gdbstub-{}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let mut qemu = Command::new("qemu-aarch64")
+        .arg("-g")
+        .arg(&sock)
+        .arg(prog)
+        .args(args)
+        .env_remove("LD_PRELOAD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("qemu-aarch64");
+    let start = Instant::now();
+    while !sock.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = Command::new("gdb-multiarch")
+        .args(["-nx", "-batch", "-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set sysroot /", "-ex", "set backtrace past-main on"])
+        .arg("-ex")
+        .arg(format!("target remote {}", sock.display()))
+        .args(["-ex", "continue", "-ex", "bt", "-ex", "kill"])
+        .arg(prog)
+        .stdin(Stdio::null())
+        .output()
+        .expect("gdb-multiarch");
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let _ = std::fs::remove_file(&sock);
+    gdb_bt_names(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The frames of `thread` that lie outside the C library (on musl the
+/// walk ends inside it).
+fn outside_libc(thread: &Thread) -> Vec<&str> {
+    thread
+        .frames
+        .iter()
+        .filter(|f| !f.module.contains("libc.so") && !f.module.contains("ld-musl"))
+        .map(|f| f.name())
+        .collect()
+}
+
+fn null_write_through_a_named_chain(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "ports.c", &[]);
+    let run = run(port, &lib.to_string_lossy(), &prog, &["segv"], &[]);
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    dump.assert_cause("null pointer dereference");
+    let chain = [
+        "do_segv",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
+        "main",
+    ];
+    let current = dump.current();
+    current.assert_chain(&chain);
+    assert_eq!(current.names()[0], "do_segv", "{}", run.stderr);
+    let gdb = gdb_reference(port, &prog, &["segv"]);
+    assert_matches_gdb(current, &gdb, "do_segv", Some("main"));
+    // The registers have the architecture's names.
+    let regs = dump.registers.join(" ");
+    let names: &[&str] = if port.qemu {
+        &["x0 ", "x29 ", "x30 ", "sp ", "pc ", "pstate ", "far ", "esr "]
+    } else {
+        &["rax ", "rsp ", "rip ", "err "]
+    };
+    for name in names {
+        assert!(regs.contains(name), "no {name:?} in {regs}");
+    }
+}
+
+fn abort_through_a_named_chain(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "ports.c", &[]);
+    let run = run(port, &lib.to_string_lossy(), &prog, &["abort"], &[]);
+    run.assert_killed_by(libc::SIGABRT);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    assert!(
+        dump.event.as_deref().unwrap_or("").contains("SIGABRT"),
+        "{}",
+        run.stderr
+    );
+    let current = dump.current();
+    if port.musl {
+        // No unwind tables in musl's libc: the walk, like gdb's, ends in
+        // abort's own frames. What it shows is libc's.
+        assert!(
+            outside_libc(current).is_empty(),
+            "{:?}",
+            current.frames
+        );
+        assert!(current.names().contains(&"raise"), "{}", run.stderr);
+        return;
+    }
+    current.assert_chain(&["do_abort", "crash_inner", "crash_middle", "crash_outer", "main"]);
+    let gdb = gdb_reference(port, &prog, &["abort"]);
+    assert_matches_gdb(current, &gdb, "do_abort", Some("main"));
+}
+
+fn crash_in_a_thread_shows_the_others(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "ports.c", &[]);
+    let run = run(port, &lib.to_string_lossy(), &prog, &["thread"], &[]);
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    let current = dump.current();
+    current.assert_chain(&["do_segv", "worker_inner", "worker_outer", "crash_worker"]);
+    // main and three idle workers (qemu adds threads of its own, which
+    // run no program code).
+    let others: Vec<&Thread> = dump.threads.iter().filter(|t| !t.current).collect();
+    assert!(others.len() >= 4, "{}", run.stderr);
+    if port.musl {
+        // Each sleeps in libc, where the walk ends.
+        let in_libc = others
+            .iter()
+            .filter(|t| {
+                t.frames
+                    .first()
+                    .is_some_and(|f| f.module.contains("libc.so") || f.module.contains("ld-musl"))
+            })
+            .count();
+        assert!(in_libc >= 4, "{}", run.stderr);
+    } else {
+        let idle = others
+            .iter()
+            .filter(|t| t.names().contains(&"idle_worker"))
+            .count();
+        assert_eq!(idle, 3, "{}", run.stderr);
+        assert!(
+            others.iter().any(|t| t.names().contains(&"main")),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+fn stack_overflow_in_a_thread(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "thread_overflow.c", &[]);
+    let run = run(port, &lib.to_string_lossy(), &prog, &[], &[]);
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    dump.assert_cause("stack overflow");
+    let names = dump.current().names();
+    assert!(
+        names.iter().take(8).all(|n| *n == "recurse"),
+        "{}",
+        run.stderr
+    );
+    assert!(names.contains(&"overflow_main"), "{}", run.stderr);
+}
+
+fn timeout_dump(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "ports.c", &[]);
+    let run = run(
+        port,
+        &lib.to_string_lossy(),
+        &prog,
+        &["timeout"],
+        &[("FAULTHANDLER_TIMEOUT", "0.5:exit")],
+    );
+    assert_eq!(run.code(), Some(1), "{}", run.stderr);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    assert!(
+        dump.event.as_deref().unwrap_or("").starts_with("Timeout ("),
+        "{}",
+        run.stderr
+    );
+    let main = dump
+        .threads
+        .iter()
+        .find(|t| t.tid == dump.pid)
+        .unwrap_or_else(|| panic!("no main thread:\n{}", run.stderr));
+    if port.musl {
+        // Asleep in nanosleep, inside libc, where the walk ends.
+        assert!(outside_libc(main).is_empty(), "{}", run.stderr);
+        assert!(!main.frames.is_empty(), "{}", run.stderr);
+    } else {
+        main.assert_chain(&["wait_inner", "wait_outer", "main"]);
+    }
+}
+
+/// Return addresses signed by `-mbranch-protection=standard` (qemu's
+/// default CPU implements pointer authentication) are stripped before
+/// lookup.
+fn pointer_authentication(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let prog = program(port, "ports.c", &["-mbranch-protection=standard"]);
+    let run = run(port, &lib.to_string_lossy(), &prog, &["segv"], &[]);
+    run.assert_killed_by(libc::SIGSEGV);
+    let current = run.dump().current().clone();
+    current.assert_chain(&[
+        "do_segv",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
+        "main",
+    ]);
+    let gdb = gdb_reference(port, &prog, &["segv"]);
+    assert_matches_gdb(&current, &gdb, "do_segv", Some("main"));
+}
+
+/// The signal-safety spy of tests/safety.rs, built for arm64 glibc: no
+/// allocation, lock, stdio or loader call while a handler runs.
+fn no_unsafe_call(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let spy = build(
+        port.cc,
+        "sigsafety_interposer.c",
+        &format!("sigsafety_interposer-{}.so", port.name),
+        &["-O2", "-g", "-shared", "-fPIC", "-Wall", "-Werror"],
+    );
+    let prog = program(port, "ports.c", &[]);
+    for (mode, sig) in [("segv", libc::SIGSEGV), ("thread", libc::SIGSEGV)] {
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("ports-spy-{}-{mode}.log", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        let preload = format!("{} {}", lib.display(), spy.display());
+        let run = run(
+            port,
+            &preload,
+            &prog,
+            &[mode],
+            &[("SIGSAFETY_LOG", &log.to_string_lossy())],
+        );
+        run.assert_killed_by(sig);
+        assert!(run.dump().complete, "{}", run.stderr);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("entered ") && l.contains(&format!("sig={sig} "))),
+            "{mode}: the spy did not see the handler run:\n{text}"
+        );
+        let unsafe_calls: Vec<&str> = text.lines().filter(|l| l.starts_with("unsafe ")).collect();
+        assert!(unsafe_calls.is_empty(), "{mode}: {unsafe_calls:?}");
+    }
+}
+
+macro_rules! port_tests {
+    ($module:ident, $port:expr, [$($extra:ident),*]) => {
+        mod $module {
+            use super::*;
+            #[test]
+            fn null_write_through_a_named_chain() {
+                super::null_write_through_a_named_chain(&$port);
+            }
+            #[test]
+            fn abort_through_a_named_chain() {
+                super::abort_through_a_named_chain(&$port);
+            }
+            #[test]
+            fn crash_in_a_thread_shows_the_others() {
+                super::crash_in_a_thread_shows_the_others(&$port);
+            }
+            #[test]
+            fn stack_overflow_in_a_thread() {
+                super::stack_overflow_in_a_thread(&$port);
+            }
+            #[test]
+            fn timeout_dump() {
+                super::timeout_dump(&$port);
+            }
+            $(
+                #[test]
+                fn $extra() {
+                    super::$extra(&$port);
+                }
+            )*
+        }
+    };
+}
+
+port_tests!(aarch64_glibc, AARCH64_GLIBC, [pointer_authentication, no_unsafe_call]);
+port_tests!(x86_64_musl, X86_64_MUSL, []);
+port_tests!(aarch64_musl, AARCH64_MUSL, [pointer_authentication]);
+
+/// scripts/install.sh, for image-like roots of each port (a `/bin/sh ->
+/// /bin/busybox` built for it): picks the port's library, refuses the
+/// others with one line, and on musl refuses `--global` (no ld.so.preload)
+/// without writing anything.
+#[test]
+fn install_picks_the_library_that_fits_the_root() {
+    let available: Vec<(&Port, &Path)> = PORTS
+        .iter()
+        .filter_map(|p| library(p).map(|lib| (*p, lib)))
+        .collect();
+    for (i, &(port, lib)) in available.iter().enumerate() {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("ports-root-{}-{}", port.name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::copy(program(port, "ports.c", &[]), dir.join("bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("/bin/busybox", dir.join("bin/sh")).unwrap();
+        let install = |args: &[&str]| {
+            Command::new(root().join("scripts/install.sh"))
+                .arg("--root")
+                .arg(&dir)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let out = install(&[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            std::fs::read(dir.join("usr/local/lib/libfaultdump.so")).unwrap(),
+            std::fs::read(lib).unwrap(),
+            "{}",
+            port.name
+        );
+        let out = install(&["--global"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if port.musl {
+            assert!(!out.status.success());
+            assert!(stderr.contains("no ld.so.preload"), "{stderr}");
+            assert!(!dir.join("etc").exists());
+        } else {
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(
+                std::fs::read_to_string(dir.join("etc/ld.so.preload")).unwrap(),
+                "/usr/local/lib/libfaultdump.so\n"
+            );
+        }
+        // Another port's library: refused with one line, nothing changed.
+        let (other, other_lib) = available[(i + 1) % available.len()];
+        if other.name != port.name {
+            let before = std::fs::read(dir.join("usr/local/lib/libfaultdump.so")).unwrap();
+            let out = install(&["--library", &other_lib.to_string_lossy()]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success());
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            let (arch, libc) = other.name.split_once('-').unwrap();
+            assert!(
+                stderr.contains(&format!("is for {arch} {libc}, but ")),
+                "{stderr}"
+            );
+            assert_eq!(
+                std::fs::read(dir.join("usr/local/lib/libfaultdump.so")).unwrap(),
+                before
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
