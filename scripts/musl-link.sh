@@ -9,17 +9,7 @@
 # libc.so). --no-undefined makes a function musl lacks a link error, not a
 # library the loader rejects. The result needs libc.so only.
 set -eu
-n=$#
-i=0
-while [ "$i" -lt "$n" ]; do
-  arg=$1
-  shift
-  i=$((i + 1))
-  case $arg in
-    -lpthread | -ldl | -lrt | -lutil | -lgcc_s) ;;
-    *) set -- "$@" "$arg" ;;
-  esac
-done
+. "$(dirname "$0")/link-drop-libs.sh"
 case $(basename "$0") in
   musl-link-aarch64.sh)
     exec aarch64-linux-gnu-gcc -specs=/usr/lib/aarch64-linux-musl/musl-gcc.specs -Wl,--no-undefined "$@" ;;

@@ -14,16 +14,6 @@
 # back as a NEEDED entry: tests/ship.rs's NEEDED check is what catches that.
 # -lgcc_s: the library has no unwinder (src/nounwind.rs).
 set -eu
-n=$#
-i=0
-while [ "$i" -lt "$n" ]; do
-  arg=$1
-  shift
-  i=$((i + 1))
-  case $arg in
-    -lpthread | -ldl | -lrt | -lutil | -lgcc_s) ;;
-    *) set -- "$@" "$arg" ;;
-  esac
-done
+. "$(dirname "$0")/link-drop-libs.sh"
 exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "${FAULTDUMP_ZIG_ARCH:-x86_64}-linux-gnu.$FAULTDUMP_GLIBC" \
   -Wl,--no-undefined "$FAULTDUMP_LIBC_STUB" "$@"

@@ -83,7 +83,10 @@ fn libraries() -> &'static HashMap<&'static str, Result<PathBuf, String>> {
             .expect("scripts/install-port-deps.sh");
         let stderr = String::from_utf8_lossy(&deps.stderr);
         if !deps.status.success() {
-            let why = stderr.lines().last().unwrap_or("install-port-deps.sh failed");
+            let why = stderr
+                .lines()
+                .last()
+                .unwrap_or("install-port-deps.sh failed");
             return PORTS
                 .iter()
                 .map(|p| (p.name, Err(why.to_string())))
@@ -102,16 +105,7 @@ fn libraries() -> &'static HashMap<&'static str, Result<PathBuf, String>> {
             .collect();
         if !buildable.is_empty() {
             let start = Instant::now();
-            let out = Command::new(root().join("scripts/build-release.sh"))
-                .args(&buildable)
-                .output()
-                .expect("scripts/build-release.sh");
-            assert!(
-                out.status.success(),
-                "build-release.sh {buildable:?} failed:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            build_release(&buildable);
             eprintln!(
                 "ports: built {buildable:?} in {:.1} s",
                 start.elapsed().as_secs_f64()
@@ -254,7 +248,9 @@ fn null_write_through_a_named_chain(port: &Port) {
     // The registers have the architecture's names.
     let regs = dump.registers.join(" ");
     let names: &[&str] = if port.qemu {
-        &["x0 ", "x29 ", "x30 ", "sp ", "pc ", "pstate ", "far ", "esr "]
+        &[
+            "x0 ", "x29 ", "x30 ", "sp ", "pc ", "pstate ", "far ", "esr ",
+        ]
     } else {
         &["rax ", "rsp ", "rip ", "err "]
     };
@@ -279,15 +275,17 @@ fn abort_through_a_named_chain(port: &Port) {
     if port.musl {
         // No unwind tables in musl's libc: the walk, like gdb's, ends in
         // abort's own frames. What it shows is libc's.
-        assert!(
-            outside_libc(current).is_empty(),
-            "{:?}",
-            current.frames
-        );
+        assert!(outside_libc(current).is_empty(), "{:?}", current.frames);
         assert!(current.names().contains(&"raise"), "{}", run.stderr);
         return;
     }
-    current.assert_chain(&["do_abort", "crash_inner", "crash_middle", "crash_outer", "main"]);
+    current.assert_chain(&[
+        "do_abort",
+        "crash_inner",
+        "crash_middle",
+        "crash_outer",
+        "main",
+    ]);
     let gdb = gdb_reference(port, &prog, &["abort"]);
     assert_matches_gdb(current, &gdb, "do_abort", Some("main"));
 }
@@ -470,7 +468,11 @@ macro_rules! port_tests {
     };
 }
 
-port_tests!(aarch64_glibc, AARCH64_GLIBC, [pointer_authentication, no_unsafe_call]);
+port_tests!(
+    aarch64_glibc,
+    AARCH64_GLIBC,
+    [pointer_authentication, no_unsafe_call]
+);
 port_tests!(x86_64_musl, X86_64_MUSL, []);
 port_tests!(aarch64_musl, AARCH64_MUSL, [pointer_authentication]);
 
@@ -485,8 +487,11 @@ fn install_picks_the_library_that_fits_the_root() {
         .filter_map(|p| library(p).map(|lib| (*p, lib)))
         .collect();
     for (i, &(port, lib)) in available.iter().enumerate() {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("ports-root-{}-{}", port.name, std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "ports-root-{}-{}",
+            port.name,
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::copy(program(port, "ports.c", &[]), dir.join("bin/busybox")).unwrap();
@@ -500,7 +505,11 @@ fn install_picks_the_library_that_fits_the_root() {
                 .unwrap()
         };
         let out = install(&[]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             std::fs::read(dir.join("usr/local/lib/libfaultdump.so")).unwrap(),
             std::fs::read(lib).unwrap(),

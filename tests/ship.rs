@@ -20,16 +20,7 @@ fn dist_lib() -> &'static Path {
     static DIST: OnceLock<PathBuf> = OnceLock::new();
     DIST.get_or_init(|| {
         // The x86_64 glibc build only: tests/ports.rs builds the others.
-        let out = Command::new(root().join("scripts/build-release.sh"))
-            .arg("x86_64-glibc")
-            .output()
-            .expect("scripts/build-release.sh");
-        assert!(
-            out.status.success(),
-            "build-release.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        build_release(&["x86_64-glibc"]);
         let lib = root().join("dist/libfaultdump.so");
         assert!(lib.exists());
         lib
@@ -333,11 +324,7 @@ fn portable_build_runs_under_an_older_glibc() {
 #[test]
 fn a_second_build_changes_nothing() {
     let before = std::fs::metadata(dist_lib()).unwrap();
-    let out = Command::new(root().join("scripts/build-release.sh"))
-        .arg("x86_64-glibc")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    build_release(&["x86_64-glibc"]);
     let after = std::fs::metadata(dist_lib()).unwrap();
     assert_eq!(before.ino(), after.ino());
     assert_eq!(before.mtime_nsec(), after.mtime_nsec());

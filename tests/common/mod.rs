@@ -34,6 +34,21 @@ pub fn lib_path() -> PathBuf {
     path
 }
 
+/// Runs scripts/build-release.sh for these builds (`x86_64-glibc`, ...);
+/// panics with its output if it fails.
+pub fn build_release(names: &[&str]) {
+    let out = Command::new(root().join("scripts/build-release.sh"))
+        .args(names)
+        .output()
+        .expect("scripts/build-release.sh");
+    assert!(
+        out.status.success(),
+        "build-release.sh {names:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn programs_dir() -> PathBuf {
     root().join("tests/programs")
 }
