@@ -2,7 +2,7 @@
 //! - `-z now`: every symbol is bound at load time, so no lazy PLT resolution
 //!   (which takes the loader lock and may allocate) ever runs in a handler;
 //! - `--as-needed`: libraries the standard library asks for but nothing uses
-//!   are not NEEDED. The library carries no unwinder (src/nounwind.rs), so
+//!   are not NEEDED. The library carries no unwinder (the `_Unwind_*` stand-ins in src/sys/arch/), so
 //!   rustc's `-lgcc_s` drops out: loading `libgcc_s.so.1` in every process
 //!   would cost more than the rest of our start-up together;
 //! - a 20-byte build-id, which the portable build's linker (zig's lld, see

@@ -32,8 +32,8 @@
 # empty stubs, still opened and mapped by the loader when a library names
 # them: about +4% on the start-up of /bin/true). So the library names none
 # of their functions: it finds the thread functions it calls by name at run
-# time in the modules already loaded (src/libpthread.rs), and it has no
-# unwinder, which would need them (panic=abort; src/nounwind.rs).
+# time in the modules already loaded (src/sys/libpthread.rs), and it has no
+# unwinder, which would need them (panic=abort; stand-ins in src/sys/arch/).
 #
 # How (glibc): cargo-zigbuild, which links with zig's toolchain against stub
 # copies of glibc's libraries for the version asked for (target

@@ -4,7 +4,7 @@
 # (musl-dev:arm64) for aarch64, chosen by the name this script is run by
 # (musl-link-aarch64.sh is a link to it). Rust's standard library asks for
 # -lgcc_s, which musl-gcc's specs cannot find and which an Alpine image does
-# not have: the library has no unwinder (src/nounwind.rs), so it is dropped,
+# not have: the library has no unwinder (src/sys/arch/*/asm.rs), so it is dropped,
 # with -lpthread, -ldl, -lrt and -lutil (musl has them all in its one
 # libc.so). --no-undefined makes a function musl lacks a link error, not a
 # library the loader rejects. The result needs libc.so only.

@@ -6,13 +6,13 @@
 # -lrt and -lutil; below glibc 2.34 libpthread.so.0 also defines read,
 # write, open, sigaction, ..., and zig puts its stub before libc.so.6's (with
 # or without -lpthread), so the library would get a NEEDED entry for a file
-# every process then opens (src/libpthread.rs). zig's libc.so.6 stub for
+# every process then opens (src/sys/libpthread.rs). zig's libc.so.6 stub for
 # this glibc ($FAULTDUMP_LIBC_STUB, found by build-release.sh) goes first.
 # --no-undefined makes a function found in no library a link error, not a
 # library that fails to load. A function only libpthread.so.0 or libdl.so.2
 # defines still links (zig adds their stubs by itself) and brings its file
 # back as a NEEDED entry: tests/ship.rs's NEEDED check is what catches that.
-# -lgcc_s: the library has no unwinder (src/nounwind.rs).
+# -lgcc_s: the library has no unwinder (the _Unwind_* stand-ins in src/sys/arch/).
 set -eu
 . "$(dirname "$0")/link-drop-libs.sh"
 exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "${FAULTDUMP_ZIG_ARCH:-x86_64}-linux-gnu.$FAULTDUMP_GLIBC" \

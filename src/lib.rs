@@ -5,49 +5,37 @@
 //! die exactly as it would have. See README.md for use and FORMAT.md for the
 //! output.
 //!
-//! Two sets of rules apply in this crate, and each module says which:
-//! - start-up code ([`startup`], [`config`]) runs once in the constructor and
-//!   may allocate and use std;
-//! - the dump path (everything reached from a handler: [`signals`], [`dump`]
-//!   and what it calls) is async-signal-safe: no host malloc (allocations go
-//!   to the crash arena, see [`arena`]), no lock, no stdio, no loader call.
+//! The folders are layers, and each says in its module doc what its code
+//! may do. Imports point down the list, never up:
+//! - [`startup`]: the constructor, configuration parsing, the C API's
+//!   entry points that install handlers or threads, interposed libc
+//!   functions. Ordinary code: std, malloc and locks allowed; never reached
+//!   from a handler.
+//! - [`triggers`]: what starts a dump: the fatal and user signal handlers,
+//!   the watchdog, the API's dump call. Async-signal-safe from here down.
+//! - [`dump`]: the dump itself: its lock and sequence, stopping and walking
+//!   threads, unwinding, the dump stack. No host malloc (only the crash
+//!   arena), no lock, no stdio, no loader call.
+//! - [`symbolize`] and [`report`]: naming addresses (modules, symbol tables,
+//!   debug files, DWARF) and writing the report (text and JSON, the Cause
+//!   line, the output with its deadline). Same rules as the dump.
+//! - [`sys`], [`elf`], [`format`], [`settings`]: system calls, fault-safe
+//!   memory reads, the crash arena, the processor-specific code
+//!   ([`sys::arch`]); ELF parsing; fixed-buffer formatting; the
+//!   configuration as data. Safe everywhere.
 
-#[cfg(target_arch = "aarch64")]
-mod arch_aarch64;
-mod arena;
-mod capi;
-mod cause;
-mod config;
-mod debugfile;
 mod dump;
-mod dwarf;
-mod dynamic;
 mod elf;
-mod json;
-mod libpthread;
-mod memory;
-mod modules;
-mod names;
-mod nounwind;
-mod output;
-mod park;
-mod signals;
-mod sink;
-mod stacks;
+mod format;
+mod report;
+mod settings;
 mod startup;
-mod symbols;
+mod symbolize;
 mod sys;
-mod syscalls;
-mod tasks;
-mod text;
-mod threads;
-mod threadstart;
-mod unwind;
-mod usersignal;
-mod watchdog;
+mod triggers;
 
 #[global_allocator]
-static ALLOCATOR: arena::DumpAwareAllocator = arena::DumpAwareAllocator;
+static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
 
 /// The positive control of the signal-safety test: a build with this feature
 /// calls the host's allocator from the fatal handler, once on the signal

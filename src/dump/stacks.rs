@@ -1,0 +1,143 @@
+//! Stacks: the alternate signal stack handlers start on, and the big stack a
+//! dump runs on.
+//!
+//! A handler for a stack overflow cannot run on the overflowed stack, so
+//! every handler is installed with `SA_ONSTACK` and each thread gets an
+//! alternate stack ([`ALTSTACK_SIZE`], at least Go's 32 KiB minimum). That
+//! stack may also be one the program installed, of any size, so the fatal
+//! handler does almost nothing on it: it switches at once to a dedicated dump
+//! stack of [`DUMP_STACK_SIZE`] (an unwind needs ~17 KB, DWARF parsing much
+//! more), mapped when the first dump starts and kept for later dumps.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::sys;
+use crate::sys::arch;
+
+/// Alternate signal stack per thread. Mapped with no swap reservation:
+/// untouched pages cost nothing.
+pub const ALTSTACK_SIZE: usize = 64 * 1024;
+pub const DUMP_STACK_SIZE: usize = 4 << 20;
+const GUARD: usize = 4096;
+
+/// Gives the calling thread an alternate signal stack unless it has one.
+/// Returns the mapping's base if one was made (for the thread-exit hook).
+pub fn ensure_altstack() -> Option<usize> {
+    // SAFETY: a null new stack only queries.
+    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
+    // SAFETY: current is writable.
+    unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
+    if current.ss_flags & libc::SS_DISABLE == 0 {
+        return None;
+    }
+    let base = match pool_take() {
+        Some(base) => base,
+        None => {
+            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;
+            // SAFETY: the lowest page of our own fresh mapping becomes a guard.
+            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
+            let base = map.ptr as usize;
+            core::mem::forget(map);
+            base
+        }
+    };
+    let stack = libc::stack_t {
+        ss_sp: (base + GUARD) as *mut libc::c_void,
+        ss_flags: 0,
+        ss_size: ALTSTACK_SIZE,
+    };
+    // SAFETY: stack describes memory that stays mapped while in use.
+    if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } != 0 {
+        free_altstack(base);
+        return None;
+    }
+    Some(base)
+}
+
+/// Alternate stacks of ended threads, kept for the next threads: a thread
+/// then starts with one `sigaltstack` call instead of `mmap` + `mprotect`,
+/// and ends without a `munmap` (which interrupts every CPU running the
+/// process to flush its TLB). At most this many are kept (about 4 MiB of
+/// address space, of which only pages a handler once touched are memory).
+const POOL_SIZE: usize = 64;
+/// Each slot holds a stack's mapping base, or 0. A stack moves in or out
+/// of a slot by compare-and-swap, so each has one owner at a time.
+static POOL: [AtomicUsize; POOL_SIZE] = [const { AtomicUsize::new(0) }; POOL_SIZE];
+
+fn pool_take() -> Option<usize> {
+    POOL.iter().find_map(|slot| {
+        let base = slot.load(Ordering::Relaxed);
+        (base != 0
+            && slot
+                .compare_exchange(base, 0, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok())
+        .then_some(base)
+    })
+}
+
+/// Keeps a stack no thread uses any more for the next thread, or unmaps it.
+fn free_altstack(base: usize) {
+    let kept = POOL.iter().any(|slot| {
+        slot.compare_exchange(0, base, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    });
+    if !kept {
+        // SAFETY: the mapping was made by ensure_altstack and nothing uses it.
+        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + GUARD) };
+    }
+}
+
+/// Disables an alternate stack made by [`ensure_altstack`], if it is still
+/// the calling thread's, and keeps it for another thread or unmaps it.
+pub fn release_altstack(base: usize) {
+    // SAFETY: a null new stack only queries.
+    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
+    // SAFETY: current is writable.
+    unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
+    if current.ss_sp as usize != base + GUARD || current.ss_flags & libc::SS_ONSTACK != 0 {
+        return;
+    }
+    let off = libc::stack_t {
+        ss_sp: core::ptr::null_mut(),
+        ss_flags: libc::SS_DISABLE,
+        ss_size: 0,
+    };
+    // SAFETY: disabling the thread's alternate stack; it is then unused.
+    if unsafe { libc::sigaltstack(&off, core::ptr::null_mut()) } == 0 {
+        free_altstack(base);
+    }
+}
+
+static DUMP_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` on the dump stack. Only the thread holding the dump lock calls
+/// this, so one stack serves every dump. Runs `f` on the current stack if
+/// no memory can be mapped.
+pub fn on_dump_stack<F: FnOnce()>(f: F) {
+    let mut top = DUMP_STACK_TOP.load(Ordering::Acquire);
+    if top == 0 {
+        if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + GUARD) {
+            // SAFETY: the lowest page of our own fresh mapping becomes a guard.
+            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
+            top = map.ptr as usize + DUMP_STACK_SIZE + GUARD;
+            DUMP_STACK_TOP.store(top, Ordering::Release);
+            core::mem::forget(map);
+        } else {
+            f();
+            return;
+        }
+    }
+    let mut f = Some(f);
+    extern "C" fn trampoline<F: FnOnce()>(arg: *mut libc::c_void) {
+        // SAFETY: arg is the &mut Option<F> passed below, live for the call.
+        let f = unsafe { &mut *arg.cast::<Option<F>>() };
+        if let Some(f) = f.take() {
+            f();
+        }
+    }
+    // SAFETY: top is the 16-byte aligned end of a mapping reserved for this,
+    // used only by the thread holding the dump lock.
+    unsafe {
+        arch::call_on_stack(top, trampoline::<F>, (&mut f as *mut Option<F>).cast());
+    }
+}

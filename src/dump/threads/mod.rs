@@ -1,0 +1,337 @@
+//! All threads: the threads of a dump other than the current one.
+//!
+//! Signal-safe, on the dumping thread (arena memory). A dump
+//! 1. lists the threads (`/proc/self/task`), keeps at most as many as it
+//!    may show, and reads each one's state and blocked signals;
+//! 2. queues the park signal ([`crate::dump::threads::park`]) to every thread that can
+//!    take it, all at once, before the current thread is printed, so that
+//!    the process holds still while it is described; in a dump the process
+//!    survives (user signal, timeout, API), a thread asleep in a system
+//!    call is not signalled (the call would fail with EINTR) but walked
+//!    from where the kernel says it sleeps, and signalled only if it woke
+//!    up meanwhile;
+//! 3. waits for the answers under one deadline ([`PARK_WAIT`]);
+//! 4. walks each thread's stack: from the registers a parked thread
+//!    reported, or, for a thread that cannot answer but sits in a system
+//!    call (it blocks the signal, as `sigwait` servers do in every thread;
+//!    it is in uninterruptible sleep; it is stopped), from the stack and
+//!    instruction pointers the kernel gives in `/proc/self/task/TID/syscall`;
+//! 5. releases every parked thread, then prints the stacks; a thread that
+//!    gave nothing gets one line saying why.
+
+pub mod park;
+pub mod tasks;
+
+use core::time::Duration;
+
+use crate::dump::{Collected, Stacks};
+use crate::format::line::Line;
+use crate::report::sink::{Sink, ThreadHeader};
+use crate::sys;
+use crate::sys::arch::Registers;
+use park::Park;
+use tasks::{Status, Syscall};
+
+/// The longest a dump waits for the other threads to answer, all together.
+pub const PARK_WAIT: Duration = Duration::from_millis(200);
+
+/// How long a dump waits for answers: [`PARK_WAIT`], or a quarter of the
+/// dump's own deadline when that is shorter.
+pub fn park_wait(deadline: Duration) -> Duration {
+    PARK_WAIT.min(deadline / 4)
+}
+
+/// How long a thread that blocks the park signal while running user code
+/// is watched for unblocking it: glibc blocks every signal for a moment in
+/// `pthread_create`, `fork` and `abort`.
+const LATE_WINDOW: Duration = Duration::from_millis(20);
+
+struct Entry {
+    tid: i32,
+    /// Read before the signal was sent.
+    status: Option<Status>,
+    /// The park signal was queued to it.
+    signalled: bool,
+    /// It blocked the signal while running user code: it is signalled if
+    /// it unblocks within [`LATE_WINDOW`].
+    late: bool,
+    /// A dump the process survives, and the thread sleeps in this system
+    /// call: it is walked from there without a signal (which would make
+    /// the call fail with EINTR), if it is still there afterwards.
+    asleep: Option<Syscall>,
+}
+
+/// The other threads of one dump, parked (or not) and not yet printed.
+pub struct Others {
+    entries: Vec<Entry>,
+    /// Threads beyond the limit, not shown.
+    omitted: usize,
+    park: Option<Park>,
+    wait_until_ns: u64,
+    wait: Duration,
+}
+
+/// What is known of one thread once the waiting is over.
+// aarch64's 36 registers make the first variant 289 bytes: one value per
+// thread, on the dump stack, not worth an allocation.
+#[cfg_attr(target_arch = "aarch64", allow(clippy::large_enum_variant))]
+enum Answer {
+    Stack { regs: Registers, from_syscall: bool },
+    Nothing(Reason),
+}
+
+#[derive(Clone, Copy)]
+enum Reason {
+    BlockedNotInSyscall,
+    Stopped,
+    Traced,
+    DiskSleep,
+    NoSignal,
+    NoReply,
+}
+
+impl Others {
+    /// Lists the threads other than `exclude`, at most `limit`, and queues
+    /// the park signal to those that can take it. With `survives` (a dump
+    /// after which the process goes on), threads asleep in a system call
+    /// are left alone and walked from `/proc` instead.
+    pub fn stop(
+        exclude: &[i32],
+        limit: usize,
+        deadline: Duration,
+        dump_deadline_ns: u64,
+        survives: bool,
+        signal_in_use: fn(i32) -> bool,
+    ) -> Others {
+        let mut tids = tasks::list();
+        tids.retain(|t| !exclude.contains(t));
+        let omitted = tids.len().saturating_sub(limit);
+        tids.truncate(limit);
+        let mut entries: Vec<Entry> = tids
+            .iter()
+            .map(|&tid| Entry {
+                tid,
+                status: tasks::status(tid),
+                signalled: false,
+                late: false,
+                asleep: None,
+            })
+            .filter(|e| !e.status.is_some_and(|s| s.exiting()))
+            .collect();
+        let wait = park_wait(deadline);
+        let now = sys::monotonic_ns();
+        let wait_until_ns = now.saturating_add(wait.as_nanos() as u64);
+        let sig = park::signal(signal_in_use);
+        let park = sig.map(|sig| {
+            let tids: Vec<i32> = entries.iter().map(|e| e.tid).collect();
+            // A parked thread waits for the whole dump, and a second
+            // longer if the dump never releases it.
+            Park::new(sig, &tids, dump_deadline_ns.saturating_add(1_000_000_000))
+        });
+        if let (Some(park), Some(sig)) = (&park, sig) {
+            for (i, e) in entries.iter_mut().enumerate() {
+                let stopped = e.status.is_some_and(|s| matches!(s.state, b'T' | b't'));
+                let deaf = e.status.is_some_and(|s| s.blocks(sig));
+                let sleeping = e.status.is_some_and(|s| matches!(s.state, b'S' | b'D'));
+                if survives && sleeping && !stopped && !deaf {
+                    e.asleep =
+                        tasks::syscall(e.tid).filter(|c| matches!(c, Syscall::InCall { .. }));
+                }
+                if e.asleep.is_some() {
+                    // Walked in `print`.
+                } else if !stopped && !deaf {
+                    e.signalled = park.send(i);
+                    if !e.signalled {
+                        // Gone since it was listed.
+                        e.tid = 0;
+                    }
+                } else if deaf && !stopped {
+                    e.late = !matches!(tasks::syscall(e.tid), Some(Syscall::InCall { .. }));
+                }
+            }
+        }
+        Others {
+            entries,
+            omitted,
+            park,
+            wait_until_ns,
+            wait,
+        }
+    }
+
+    /// Walks the sleeping threads, waits for the answers, walks every
+    /// other stack, releases the parked threads, then prints.
+    pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
+        let mut walked: Vec<Option<Result<Collected, Reason>>> =
+            (0..self.entries.len()).map(|_| None).collect();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let Some(Syscall::InCall { sp, pc, .. }) = e.asleep else {
+                continue;
+            };
+            let collected = stacks.collect(&Registers::from_pc_sp_fp(pc, sp, 0), false, true);
+            if tasks::syscall(e.tid) == e.asleep {
+                walked[i] = Some(Ok(collected));
+            } else if let Some(park) = &self.park {
+                // It woke up meanwhile: what was read may be torn.
+                e.asleep = None;
+                e.signalled = park.send(i);
+                if !e.signalled {
+                    e.tid = 0;
+                }
+            }
+        }
+        self.wait();
+        for (i, slot) in walked.iter_mut().enumerate() {
+            if slot.is_some() || self.entries[i].tid == 0 {
+                continue;
+            }
+            *slot = Some(match self.answer(i) {
+                Answer::Stack { regs, from_syscall } => {
+                    Ok(stacks.collect(&regs, false, from_syscall))
+                }
+                Answer::Nothing(reason) => Err(reason),
+            });
+        }
+        // Release the parked threads before the slow part (symbols).
+        self.park = None;
+        for (e, result) in self.entries.iter().zip(&walked) {
+            let Some(result) = result else { continue };
+            if sink.stopped() {
+                break;
+            }
+            let mut name = [0u8; 16];
+            sink.thread_begin(&ThreadHeader {
+                tid: e.tid,
+                name: tasks::name(e.tid, &mut name),
+                current: false,
+            });
+            match result {
+                Ok(collected) => stacks.print_collected(sink, collected),
+                Err(reason) => self.explain(*reason, sink),
+            }
+            sink.thread_end();
+            sink.flush();
+        }
+        if self.omitted > 0 {
+            sink.threads_omitted(self.omitted);
+        }
+    }
+
+    /// Waits for the signalled threads to answer, and for a while signals
+    /// the ones that blocked the signal for a moment once they unblock it.
+    fn wait(&mut self) {
+        let Some(park) = &self.park else {
+            return;
+        };
+        let sig = park.signal();
+        let late_until =
+            (sys::monotonic_ns() + LATE_WINDOW.as_nanos() as u64).min(self.wait_until_ns);
+        loop {
+            let now = sys::monotonic_ns();
+            let late = self.entries.iter().any(|e| e.late && e.tid != 0);
+            if !late || now >= late_until {
+                park.wait(|i| self.entries[i].signalled, self.wait_until_ns);
+                return;
+            }
+            park.wait(
+                |i| self.entries[i].signalled,
+                (now + 1_000_000).min(late_until),
+            );
+            for (i, e) in self.entries.iter_mut().enumerate() {
+                if !e.late || e.tid == 0 {
+                    continue;
+                }
+                let status = tasks::status(e.tid);
+                if status.is_some_and(|s| !s.blocks(sig) && !matches!(s.state, b'T' | b't')) {
+                    e.late = false;
+                    e.signalled = park.send(i);
+                    if !e.signalled {
+                        e.tid = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    fn answer(&self, i: usize) -> Answer {
+        let e = &self.entries[i];
+        if let Some(regs) = self.park.as_ref().and_then(|p| p.registers(i)) {
+            return Answer::Stack {
+                regs,
+                from_syscall: false,
+            };
+        }
+        // No answer: a thread inside a system call is not running user
+        // code, so its stack holds still where the kernel says it is.
+        match tasks::syscall(e.tid) {
+            Some(Syscall::InCall { sp, pc, .. }) => {
+                return Answer::Stack {
+                    regs: Registers::from_pc_sp_fp(pc, sp, 0),
+                    from_syscall: true,
+                };
+            }
+            Some(Syscall::Running | Syscall::Blocked { .. }) | None => {}
+        }
+        let now = tasks::status(e.tid).or(e.status);
+        Answer::Nothing(match now {
+            Some(s) if s.state == b'T' => Reason::Stopped,
+            Some(s) if s.state == b't' => Reason::Traced,
+            Some(s) if s.state == b'D' => Reason::DiskSleep,
+            _ if self.park.is_none() => Reason::NoSignal,
+            _ if !e.signalled => Reason::BlockedNotInSyscall,
+            _ => Reason::NoReply,
+        })
+    }
+
+    fn explain(&self, reason: Reason, sink: &mut dyn Sink) {
+        let mut line = Line::new();
+        describe(reason, self.wait, &mut line);
+        sink.no_answer(line.as_bytes());
+    }
+}
+
+/// The text of a `<no answer: ...>` line.
+fn describe(reason: Reason, wait: Duration, line: &mut Line) {
+    line.push(match reason {
+        Reason::BlockedNotInSyscall => b"signal blocked and not in a system call",
+        Reason::Stopped => b"stopped (T)",
+        Reason::Traced => b"stopped by a tracer (t)",
+        Reason::DiskSleep => b"uninterruptible sleep (D)",
+        Reason::NoSignal => b"no free real-time signal to stop it, and not in a system call",
+        Reason::NoReply => b"no reply within ",
+    });
+    if let Reason::NoReply = reason {
+        line.dec(wait.as_millis() as i64);
+        line.push(b" ms");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        let text = |r| {
+            let mut line = Line::new();
+            describe(r, park_wait(Duration::from_secs(5)), &mut line);
+            String::from_utf8(line.as_bytes().to_vec()).unwrap()
+        };
+        assert_eq!(text(Reason::NoReply), "no reply within 200 ms");
+        assert_eq!(text(Reason::Stopped), "stopped (T)");
+        assert_eq!(text(Reason::DiskSleep), "uninterruptible sleep (D)");
+        assert_eq!(
+            text(Reason::BlockedNotInSyscall),
+            "signal blocked and not in a system call"
+        );
+    }
+
+    #[test]
+    fn the_wait_follows_a_short_deadline() {
+        assert_eq!(park_wait(Duration::from_secs(5)), PARK_WAIT);
+        assert_eq!(
+            park_wait(Duration::from_millis(400)),
+            Duration::from_millis(100)
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Parking threads: stopping the other threads of the process for the
+//! length of a dump, in-process, with a real-time signal.
+//!
+//! The dumping thread allocates one [`Slot`] per thread from the arena,
+//! publishes the table, and queues the park signal to every thread at once
+//! (`rt_tgsigqueueinfo`, with a per-dump cookie and the slot's index in
+//! `si_value`). On each target thread the tiny [`park_handler`] copies the
+//! registers of the interrupted context into its slot, wakes the dumper,
+//! and waits on a futex until the dump releases it (or, should the dumper
+//! never do so, until a bound derived from the dump's deadline). The dumper
+//! waits for all the answers under one deadline, unwinds each parked thread
+//! from its own stack (the parked thread is not running, so its stack holds
+//! still), and releases them all together.
+//!
+//! The handler runs on threads the arena does not serve: it allocates
+//! nothing, takes no lock, and touches only atomics and its own slot.
+//!
+//! The signal is chosen when the first dump needs it, among the real-time
+//! signals whose disposition is still the default, from `SIGRTMAX` down (the
+//! low ones are the ones programs and libraries pick first; glibc keeps 32
+//! and 33 below `SIGRTMIN` for itself). Before each dump the choice is
+//! checked again: a program that installed its own handler on it since is
+//! left alone and another free signal is taken. Once installed, the handler
+//! stays: a signal queued to a thread that had not yet taken it must never
+//! meet the default action (which would end the process). The same signal
+//! sent by anyone else still ends the process, as it would have: the
+//! handler puts the default action back and lets it act.
+
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::sys;
+use crate::sys::arch::{Registers, reg};
+
+/// One thread's answer.
+pub struct Slot {
+    tid: AtomicI32,
+    answered: AtomicU32,
+    gregs: [AtomicU64; reg::COUNT],
+}
+
+/// The park signal installed, 0 before the first dump that needed one.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The cookie of the dump whose table is published, 0 when none.
+static COOKIE: AtomicU32 = AtomicU32::new(0);
+static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
+static LEN: AtomicUsize = AtomicUsize::new(0);
+/// Handlers between their cookie check and their last write to a slot: the
+/// dumper waits for none to be left before the table's memory is reused.
+static INSIDE: AtomicU32 = AtomicU32::new(0);
+/// Bumped by every answer; the dumper sleeps on it.
+static ANSWERS: AtomicU32 = AtomicU32::new(0);
+/// The cookie of the last dump that released its threads; parked handlers
+/// sleep on it.
+static RELEASED: AtomicU32 = AtomicU32::new(0);
+/// Monotonic time after which a parked thread leaves on its own.
+static PARK_UNTIL_NS: AtomicU64 = AtomicU64::new(0);
+/// Source of cookies.
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// The park signal if it is installed and still ours.
+pub fn current_signal() -> Option<i32> {
+    let sig = SIGNAL.load(Ordering::Acquire);
+    (sig != 0 && is_ours(sig)).then_some(sig)
+}
+
+fn is_ours(sig: i32) -> bool {
+    sys::sigaction_get(sig).sa_sigaction == park_handler as extern "C" fn(_, _, _) as usize
+}
+
+/// The park signal for a dump: the one installed if it is still ours,
+/// else the highest real-time signal still at its default disposition that
+/// `avoid` does not reject, installed now. `None` if there is none.
+/// Signal-safe (sigaction only); called with the dump lock held.
+pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
+    if let Some(sig) = current_signal() {
+        return Some(sig);
+    }
+    let taken = SIGNAL.load(Ordering::Acquire);
+    for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
+        if sig == taken
+            || avoid(sig)
+            || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL
+            || !sys::can_queue(sig)
+        {
+            continue;
+        }
+        // SAFETY: zeroed is a valid sigaction; the fields are set below.
+        let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
+        action.sa_sigaction = park_handler as extern "C" fn(_, _, _) as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+        // A parked thread runs nothing else: every asynchronous signal
+        // waits until it is released.
+        action.sa_mask = crate::dump::dump_mask();
+        if sys::sigaction_set(sig, &action) {
+            SIGNAL.store(sig, Ordering::Release);
+            return Some(sig);
+        }
+    }
+    None
+}
+
+extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    let _errno = sys::ErrnoGuard::save();
+    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    let info = unsafe { &*info };
+    // SAFETY: si_pid and si_value are valid for SI_QUEUE signals, the
+    // only ones looked into.
+    let value = (info.si_code == libc::SI_QUEUE && unsafe { info.si_pid() } == sys::getpid())
+        .then(|| unsafe { info.si_value().sival_ptr } as u64);
+    let cookie = value.map_or(0, |v| (v >> 32) as u32);
+    let index = value.map_or(0, |v| v as u32 as usize);
+    if cookie == 0 {
+        // Not ours: someone else sent this signal, which would have ended
+        // the process without us. Give it back its default action; it is
+        // delivered again when this handler returns.
+        // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+        let default: libc::sigaction = unsafe { core::mem::zeroed() };
+        sys::sigaction_set(sig, &default);
+        sys::tgkill(sys::gettid(), sig);
+        return;
+    }
+    INSIDE.fetch_add(1, Ordering::SeqCst);
+    let answered = COOKIE.load(Ordering::SeqCst) == cookie && {
+        let slots = SLOTS.load(Ordering::Acquire);
+        let len = LEN.load(Ordering::Acquire);
+        // SAFETY: the table stays valid while COOKIE holds our cookie and
+        // INSIDE is non-zero (see `Park::drop`); index is bounds-checked.
+        let slot = (!slots.is_null() && index < len).then(|| unsafe { &*slots.add(index) });
+        match slot {
+            Some(slot) if slot.tid.load(Ordering::Acquire) == sys::gettid() => {
+                // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
+                let regs = unsafe { Registers::from_ucontext(uc) };
+                for (dst, src) in slot.gregs.iter().zip(regs.gregs) {
+                    dst.store(src, Ordering::Relaxed);
+                }
+                slot.answered.store(1, Ordering::Release);
+                true
+            }
+            _ => false,
+        }
+    };
+    INSIDE.fetch_sub(1, Ordering::SeqCst);
+    if !answered {
+        return;
+    }
+    ANSWERS.fetch_add(1, Ordering::AcqRel);
+    sys::futex_wake(&ANSWERS, 1);
+    let until = PARK_UNTIL_NS.load(Ordering::Acquire);
+    loop {
+        let released = RELEASED.load(Ordering::Acquire);
+        let now = sys::monotonic_ns();
+        if released == cookie || now >= until {
+            return;
+        }
+        sys::futex_wait(&RELEASED, released, until - now);
+    }
+}
+
+/// One dump's parked threads. Dropping it releases them.
+pub struct Park {
+    sig: i32,
+    cookie: u32,
+    slots: Vec<Slot>,
+}
+
+impl Park {
+    /// Publishes a table with one slot per thread of `tids`; no thread is
+    /// signalled yet. Parked threads leave on their own at `until_ns` if
+    /// the dump has not released them by then.
+    pub fn new(sig: i32, tids: &[i32], until_ns: u64) -> Park {
+        let slots: Vec<Slot> = tids
+            .iter()
+            .map(|&tid| Slot {
+                tid: AtomicI32::new(tid),
+                answered: AtomicU32::new(0),
+                gregs: [const { AtomicU64::new(0) }; reg::COUNT],
+            })
+            .collect();
+        let mut cookie = SEQUENCE.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if cookie == 0 {
+            cookie = SEQUENCE.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        }
+        PARK_UNTIL_NS.store(until_ns, Ordering::Release);
+        SLOTS.store(slots.as_ptr().cast_mut(), Ordering::Release);
+        LEN.store(slots.len(), Ordering::Release);
+        COOKIE.store(cookie, Ordering::SeqCst);
+        Park { sig, cookie, slots }
+    }
+
+    pub fn signal(&self) -> i32 {
+        self.sig
+    }
+
+    /// Queues the park signal to the thread of slot `index`; false if the
+    /// thread is gone.
+    pub fn send(&self, index: usize) -> bool {
+        let tid = self.slots[index].tid.load(Ordering::Relaxed);
+        let value = u64::from(self.cookie) << 32 | index as u64;
+        sys::tgsigqueue(tid, self.sig, value)
+    }
+
+    pub fn answered(&self, index: usize) -> bool {
+        self.slots[index].answered.load(Ordering::Acquire) != 0
+    }
+
+    /// Waits until every slot for which `expected` says yes has answered,
+    /// or until `until_ns`.
+    pub fn wait(&self, expected: impl Fn(usize) -> bool, until_ns: u64) {
+        loop {
+            let seen = ANSWERS.load(Ordering::Acquire);
+            let missing = (0..self.slots.len()).any(|i| expected(i) && !self.answered(i));
+            let now = sys::monotonic_ns();
+            if !missing || now >= until_ns {
+                return;
+            }
+            sys::futex_wait(&ANSWERS, seen, until_ns - now);
+        }
+    }
+
+    /// The registers a parked thread was interrupted at.
+    pub fn registers(&self, index: usize) -> Option<Registers> {
+        let slot = &self.slots[index];
+        if slot.answered.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut gregs = [0u64; reg::COUNT];
+        for (dst, src) in gregs.iter_mut().zip(&slot.gregs) {
+            *dst = src.load(Ordering::Relaxed);
+        }
+        Some(Registers { gregs })
+    }
+}
+
+impl Drop for Park {
+    fn drop(&mut self) {
+        // Withdraw the table, then wait for handlers still writing to it
+        // (a handful of instructions each) before its memory can be reused.
+        COOKIE.store(0, Ordering::SeqCst);
+        let give_up = sys::monotonic_ns() + 100_000_000;
+        while INSIDE.load(Ordering::SeqCst) != 0 && sys::monotonic_ns() < give_up {
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+        SLOTS.store(core::ptr::null_mut(), Ordering::Release);
+        LEN.store(0, Ordering::Release);
+        RELEASED.store(self.cookie, Ordering::Release);
+        sys::futex_wake(&RELEASED, i32::MAX);
+    }
+}

@@ -1,0 +1,14 @@
+//! Writing the report: the sink interface ([`sink`]) and its two formats
+//! ([`text`], [`json`]), the `Cause:` line ([`cause`]), where the dump goes
+//! and the writer with its deadline ([`output`], [`path`]).
+//!
+//! Runs inside a dump: fixed buffers and `write(2)`; no host malloc, no
+//! lock, no stdio. Pure parts (the Cause analysis, JSON escaping, path
+//! templates) are unit-tested without signals.
+
+pub mod cause;
+pub mod json;
+pub mod output;
+pub mod path;
+pub mod sink;
+pub mod text;

@@ -1,0 +1,292 @@
+//! The text format of FORMAT.md, as a [`Sink`].
+
+use core::fmt::Write as _;
+
+use crate::format::line::{Line, utc_timestamp};
+use crate::report::output::Writer;
+use crate::report::sink::{
+    Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader,
+};
+use crate::sys::arch::{Registers, reg};
+
+pub struct TextSink<'w> {
+    writer: &'w mut Writer,
+    line: Line,
+    /// Leave out absolute addresses, registers and load addresses.
+    secure: bool,
+    /// A blank line goes before the next thread, registers or modules.
+    blank_before_next: bool,
+    modules_started: bool,
+}
+
+impl<'w> TextSink<'w> {
+    pub fn new(writer: &'w mut Writer, secure: bool) -> TextSink<'w> {
+        TextSink {
+            writer,
+            line: Line::new(),
+            secure,
+            blank_before_next: false,
+            modules_started: false,
+        }
+    }
+
+    fn emit(&mut self) {
+        self.writer.line(&self.line);
+        self.line.clear();
+    }
+
+    fn section_break(&mut self) {
+        if self.blank_before_next {
+            self.writer.line_bytes(b"");
+            self.blank_before_next = false;
+        }
+    }
+}
+
+/// `H:MM:SS` with `.ffffff` when there is a fraction, as Python prints a
+/// timeout.
+pub fn write_timeout(line: &mut Line, period_ns: u64) {
+    let secs = period_ns / 1_000_000_000;
+    let micros = period_ns % 1_000_000_000 / 1000;
+    let _ = write!(
+        line,
+        "{}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if micros != 0 {
+        let _ = write!(line, ".{micros:06}");
+    }
+}
+
+/// What follows `Cause: `: the cause, then (unless `secure`) the mapping that
+/// holds the address, or the nearest one. The JSON format's `cause` too.
+pub fn write_cause(line: &mut Line, cause: &Cause, secure: bool) {
+    line.push(cause.what.as_bytes());
+    let Some(m) = cause.mapping.filter(|_| !secure) else {
+        return;
+    };
+    if m.contains {
+        let _ = write!(
+            line,
+            "; 0x{:x} is in 0x{:x}-0x{:x} ",
+            m.addr, m.start, m.end
+        );
+    } else {
+        let _ = write!(
+            line,
+            "; no mapping at 0x{:x} (nearest: 0x{:x} ",
+            m.addr, m.start
+        );
+    }
+    line.push(&m.perms);
+    if !m.path.is_empty() {
+        line.byte(b' ');
+        line.escaped(m.path);
+    }
+    if !m.contains {
+        line.byte(b')');
+    }
+}
+
+impl Sink for TextSink<'_> {
+    fn begin(&mut self, header: &DumpHeader) {
+        let _ = write!(self.line, "faultdump: pid {} (", header.pid);
+        self.line.escaped(header.exe);
+        self.line.push(b") at ");
+        utc_timestamp(header.unix_time, &mut self.line);
+        self.emit();
+    }
+
+    fn note(&mut self, text: &[u8]) {
+        self.line.escaped(text);
+        self.emit();
+    }
+
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Fatal(f) => {
+                let _ = write!(self.line, "Fatal error: {} (SIG{}, ", f.title, f.abbrev);
+                match f.code_name {
+                    Some(name) => self.line.push(name.as_bytes()),
+                    None => {
+                        let _ = write!(self.line, "si_code {}", f.code);
+                    }
+                }
+                match f.detail {
+                    Detail::Address(_) if self.secure => {}
+                    Detail::Address(addr) => {
+                        let _ = write!(self.line, ", address 0x{addr:x}");
+                    }
+                    Detail::Sender { pid, uid } => {
+                        let _ = write!(self.line, ", sent by pid {pid}, uid {uid}");
+                    }
+                    Detail::Syscall { number, name } => {
+                        let _ = write!(
+                            self.line,
+                            ", system call {number} ({})",
+                            name.unwrap_or("?")
+                        );
+                    }
+                    Detail::Nothing => {}
+                }
+                self.line.byte(b')');
+                self.emit();
+                if let Some(cause) = &f.cause {
+                    self.line.push(b"Cause: ");
+                    write_cause(&mut self.line, cause, self.secure);
+                    self.emit();
+                }
+            }
+            Event::Timeout { period_ns } => {
+                self.line.push(b"Timeout (");
+                write_timeout(&mut self.line, *period_ns);
+                self.line.push(b")!");
+                self.emit();
+            }
+            Event::UserSignal { .. } | Event::Api => {}
+        }
+        self.blank_before_next = true;
+    }
+
+    fn thread_begin(&mut self, thread: &ThreadHeader) {
+        self.section_break();
+        let kind = if thread.current {
+            "Current thread"
+        } else {
+            "Thread"
+        };
+        let _ = write!(self.line, "{kind} {} \"", thread.tid);
+        self.line.escaped(thread.name);
+        self.line.push(b"\" (most recent call first):");
+        self.emit();
+    }
+
+    fn frame(&mut self, f: &FrameLine) {
+        let addr = if self.secure { 0 } else { f.addr };
+        let _ = write!(self.line, "  #{:<2} 0x{addr:016x} in ", f.index);
+        match f.function {
+            Some(name) => {
+                self.line.escaped(name);
+                if let Some(off) = f.offset {
+                    let _ = write!(self.line, "+0x{off:x}");
+                }
+            }
+            None => self.line.push(b"??"),
+        }
+        if f.inlined {
+            self.line.push(b" (inlined)");
+        }
+        if let (Some(file), Some(line)) = (f.file, f.line) {
+            self.line.push(b" at ");
+            self.line.escaped(file);
+            let _ = write!(self.line, ":{line}");
+        }
+        self.line.push(b" (");
+        match f.module {
+            Some(path) => self.line.escaped(path),
+            None => self.line.push(b"[anonymous]"),
+        }
+        // Where no mapping holds the address, the offset is the address
+        // itself: not shown in a secure dump.
+        let module_offset = if self.secure && f.module.is_none() {
+            0
+        } else {
+            f.module_offset
+        };
+        let _ = write!(self.line, "+0x{module_offset:x})");
+        self.emit();
+    }
+
+    fn frames_omitted(&mut self, count: u64) {
+        let _ = write!(self.line, "  ... {count} frames not shown ...");
+        self.emit();
+    }
+
+    fn no_answer(&mut self, why: &[u8]) {
+        self.line.push(b"  <no answer: ");
+        self.line.escaped(why);
+        self.line.byte(b'>');
+        self.emit();
+    }
+
+    fn thread_end(&mut self) {
+        self.blank_before_next = true;
+    }
+
+    fn threads_omitted(&mut self, count: usize) {
+        self.section_break();
+        let _ = write!(self.line, "... {count} more threads not shown ...");
+        self.emit();
+        self.blank_before_next = true;
+    }
+
+    fn registers(&mut self, regs: &Registers) {
+        if self.secure {
+            return;
+        }
+        self.section_break();
+        self.writer.line_bytes(b"Registers:");
+        for row in reg::PRINTED.chunks(4) {
+            for (name, index) in row {
+                let _ = write!(self.line, "  {name:<3} {:016x}", regs.gregs[*index]);
+            }
+            self.emit();
+        }
+        self.blank_before_next = true;
+    }
+
+    fn module(&mut self, m: &ModuleLine) {
+        if !self.modules_started {
+            self.section_break();
+            self.writer.line_bytes(b"Modules:");
+            self.modules_started = true;
+        }
+        self.line.push(b"  ");
+        if !self.secure {
+            let _ = write!(self.line, "0x{:016x} ", m.bias);
+        }
+        self.line.escaped(m.path);
+        match m.build_id {
+            Some(id) => {
+                self.line.push(b" (build-id ");
+                for b in id {
+                    let _ = write!(self.line, "{b:02x}");
+                }
+                self.line.byte(b')');
+            }
+            None => self.line.push(b" (no build-id)"),
+        }
+        self.emit();
+    }
+
+    fn end(&mut self, pid: i32) {
+        let _ = write!(self.line, "faultdump: end of dump, pid {pid}");
+        self.emit();
+        self.writer.flush();
+    }
+
+    fn flush(&mut self) {
+        self.writer.flush();
+    }
+
+    fn stopped(&self) -> bool {
+        self.writer.stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_as_python_prints_them() {
+        let mut l = Line::new();
+        write_timeout(&mut l, 5_000_000_000);
+        assert_eq!(l.as_bytes(), b"0:00:05");
+        l.clear();
+        write_timeout(&mut l, 3_723_500_000_000);
+        assert_eq!(l.as_bytes(), b"1:02:03.500000");
+    }
+}

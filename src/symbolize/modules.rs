@@ -1,0 +1,359 @@
+//! The loaded modules (executable, shared libraries, vDSO), taken at dump time.
+//!
+//! Start-up does no per-module work at all: every process pays for start-up,
+//! few ever dump. When a dump starts, the module list is read from the
+//! loader's own `_r_debug.r_map` list, which takes no lock (unlike
+//! `dl_iterate_phdr`), through [`Memory`] reads that cannot fault even if
+//! another thread is in `dlopen` or `dlclose` at that moment. Libraries
+//! loaded with `dlopen` after start are therefore always included, and
+//! unloaded ones never are. For each module the program headers give the
+//! address ranges, the unwind tables (`.eh_frame_hdr`/`.eh_frame`, borrowed
+//! from the loaded image, no copy and no file I/O) and the build-id note.
+
+use core::ops::Range;
+
+use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder, UnwinderNative};
+
+use crate::elf::{self as elfparse, ProgramHeader};
+use crate::sys::memory::Memory;
+
+/// Bounds on what a corrupted loader list can make a dump read.
+const MAX_MODULES: usize = 8192;
+const MAX_PATH: usize = 4096;
+const MAX_PHDRS: u16 = 256;
+
+/// The public head of glibc's `struct link_map` (`<link.h>`).
+const LINK_MAP_L_ADDR: u64 = 0;
+const LINK_MAP_L_NAME: u64 = 8;
+const LINK_MAP_L_LD: u64 = 16;
+const LINK_MAP_L_NEXT: u64 = 24;
+/// `struct r_debug`: `r_version` at 0, `r_map` at 8; version 2 adds `r_next`
+/// (other namespaces, from `dlmopen`) at 40.
+const R_DEBUG_R_MAP: u64 = 8;
+const R_DEBUG_R_NEXT: u64 = 40;
+
+unsafe extern "C" {
+    /// The loader's debugger interface (`<link.h>`), defined by ld.so.
+    #[cfg(target_env = "gnu")]
+    static _r_debug: u8;
+    /// musl has no `_r_debug`: it exports a pointer to its `struct debug`
+    /// (also in the executable's `DT_DEBUG`), whose head is laid out as
+    /// glibc's `r_debug` version 1 (`r_map` at 8, no `r_next`).
+    #[cfg(target_env = "musl")]
+    static _dl_debug_addr: u8;
+}
+
+/// The address of the loader's `r_debug`, 0 if unknown. Only addresses are
+/// taken here; contents are read through [`Memory`].
+fn r_debug_address(memory: &Memory) -> u64 {
+    #[cfg(target_env = "gnu")]
+    {
+        let _ = memory;
+        core::ptr::addr_of!(_r_debug) as u64
+    }
+    #[cfg(target_env = "musl")]
+    {
+        memory
+            .read_u64(core::ptr::addr_of!(_dl_debug_addr) as u64)
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    Executable,
+    Vdso,
+    Library,
+    /// libfaultdump itself: its frames never appear in a dump.
+    Ourselves,
+}
+
+pub struct Module {
+    pub kind: ModuleKind,
+    /// Load bias: runtime address minus the address in the file.
+    pub bias: u64,
+    /// Lowest to highest `PT_LOAD` address, at run time.
+    pub avma: Range<u64>,
+    /// The path to show (`[vdso]` for the vDSO).
+    pub path: Vec<u8>,
+    /// The address of the ELF header in memory.
+    pub ehdr: u64,
+    pub build_id: Option<&'static [u8]>,
+    pub phdrs: Vec<ProgramHeader>,
+    eh_frame_hdr: Option<(Range<u64>, &'static [u8])>,
+    eh_frame: Option<(Range<u64>, &'static [u8])>,
+}
+
+impl Module {
+    /// Whether `addr` lies in an executable segment.
+    pub fn is_code(&self, addr: u64) -> bool {
+        self.phdrs.iter().any(|p| {
+            p.kind == elfparse::PT_LOAD
+                && p.flags & elfparse::PF_X != 0
+                && addr.wrapping_sub(self.bias).wrapping_sub(p.vaddr) < p.memsz
+        })
+    }
+
+    /// The path to open for this module's file: the executable through
+    /// /proc/self/exe (which works even when the file was replaced or
+    /// deleted), the others by path. The vDSO has none.
+    pub fn file_path(&self) -> Option<&[u8]> {
+        match self.kind {
+            ModuleKind::Executable => Some(b"/proc/self/exe"),
+            ModuleKind::Vdso => None,
+            _ => (!self.path.is_empty()).then_some(&self.path[..]),
+        }
+    }
+}
+
+pub struct Modules {
+    /// Sorted by start address.
+    list: Vec<Module>,
+}
+
+impl Modules {
+    /// Reads the module list from the loader; see the module documentation.
+    pub fn discover(memory: &Memory, exe_path: &[u8]) -> Modules {
+        let mut list = Vec::new();
+        let r_debug = r_debug_address(memory);
+        let vdso = auxv(libc::AT_SYSINFO_EHDR);
+        let ourselves = Modules::discover as *const () as u64;
+        let mut namespace = Some(r_debug);
+        let mut first = true;
+        while let Some(ns) = namespace.filter(|&a| a != 0) {
+            let mut link = memory.read_u64(ns + R_DEBUG_R_MAP).unwrap_or(0);
+            while link != 0 && list.len() < MAX_MODULES {
+                if let Some(m) = read_module(memory, link, first, vdso, exe_path) {
+                    list.push(m);
+                }
+                first = false;
+                link = memory.read_u64(link + LINK_MAP_L_NEXT).unwrap_or(0);
+            }
+            // r_version 2 (glibc 2.35+) links the namespaces dlmopen made.
+            let version = memory.read_u64(ns).unwrap_or(0) as u32;
+            namespace = (version >= 2)
+                .then(|| memory.read_u64(ns + R_DEBUG_R_NEXT))
+                .flatten();
+        }
+        list.sort_by_key(|m| m.avma.start);
+        list.dedup_by_key(|m| m.avma.start);
+        for m in &mut list {
+            if m.kind == ModuleKind::Library && m.avma.contains(&ourselves) {
+                m.kind = ModuleKind::Ourselves;
+            }
+        }
+        Modules { list }
+    }
+
+    pub fn list(&self) -> &[Module] {
+        &self.list
+    }
+
+    pub fn find(&self, addr: u64) -> Option<(usize, &Module)> {
+        let i = self.list.partition_point(|m| m.avma.start <= addr);
+        let m = self.list.get(i.checked_sub(1)?)?;
+        m.avma.contains(&addr).then_some((i - 1, m))
+    }
+
+    pub fn get(&self, index: usize) -> &Module {
+        &self.list[index]
+    }
+
+    /// A framehop unwinder over every module's unwind tables.
+    pub fn unwinder(&self) -> UnwinderNative<&'static [u8], MustNotAllocateDuringUnwind> {
+        let mut unwinder = UnwinderNative::new();
+        for m in &self.list {
+            let info = ExplicitModuleSectionInfo {
+                base_svma: 0,
+                eh_frame_hdr_svma: m.eh_frame_hdr.as_ref().map(|(r, _)| r.clone()),
+                eh_frame_hdr: m.eh_frame_hdr.as_ref().map(|&(_, d)| d),
+                eh_frame_svma: m.eh_frame.as_ref().map(|(r, _)| r.clone()),
+                eh_frame: m.eh_frame.as_ref().map(|&(_, d)| d),
+                ..Default::default()
+            };
+            unwinder.add_module(framehop::Module::new(
+                String::new(),
+                m.avma.clone(),
+                m.bias,
+                info,
+            ));
+        }
+        unwinder
+    }
+}
+
+pub fn auxv(kind: libc::c_ulong) -> u64 {
+    // SAFETY: getauxval reads the saved auxiliary vector; no lock, no allocation.
+    unsafe { libc::getauxval(kind) }
+}
+
+/// One `link_map` entry, validated.
+fn read_module(
+    memory: &Memory,
+    link: u64,
+    is_first: bool,
+    vdso_ehdr: u64,
+    exe_path: &[u8],
+) -> Option<Module> {
+    let bias = memory.read_u64(link + LINK_MAP_L_ADDR)?;
+    let name_ptr = memory.read_u64(link + LINK_MAP_L_NAME)?;
+    let name = if name_ptr == 0 {
+        Vec::new()
+    } else {
+        memory.c_string(name_ptr, MAX_PATH)?
+    };
+    // glibc names the executable "", musl by the path it was run as.
+    let is_executable = is_first && (name.is_empty() || cfg!(target_env = "musl"));
+    let (kind, ehdr, phdr_addr, phnum) = if is_executable {
+        // The executable: its program headers are in the auxiliary vector.
+        let phdr = auxv(libc::AT_PHDR);
+        (ModuleKind::Executable, 0, phdr, auxv(libc::AT_PHNUM) as u16)
+    } else {
+        let ld = memory.read_u64(link + LINK_MAP_L_LD)?;
+        let ehdr = if bias != 0 && vdso_ehdr == bias {
+            vdso_ehdr
+        } else {
+            find_elf_header(memory, bias, ld)?
+        };
+        let mut header = [0u8; 64];
+        if !memory.read(ehdr, &mut header) {
+            return None;
+        }
+        let (phoff, phnum) = elfparse::program_header_location(&header)?;
+        let kind = if ehdr == vdso_ehdr {
+            ModuleKind::Vdso
+        } else {
+            ModuleKind::Library
+        };
+        (kind, ehdr, ehdr + phoff, phnum)
+    };
+    if phnum == 0 || phnum > MAX_PHDRS {
+        return None;
+    }
+    let mut raw = vec![0u8; phnum as usize * elfparse::PHDR_SIZE];
+    if !memory.read(phdr_addr, &mut raw) {
+        return None;
+    }
+    let phdrs: Vec<ProgramHeader> = elfparse::parse_program_headers(&raw).collect();
+    let loads = phdrs.iter().filter(|p| p.kind == elfparse::PT_LOAD);
+    let low = loads.clone().map(|p| p.vaddr).min()?;
+    let high = loads.map(|p| p.vaddr + p.memsz).max()?;
+    let avma = bias.wrapping_add(low)..bias.wrapping_add(high);
+    let ehdr = if kind == ModuleKind::Executable {
+        bias.wrapping_add(low)
+    } else {
+        ehdr
+    };
+    let path = match kind {
+        ModuleKind::Executable => exe_path.to_vec(),
+        ModuleKind::Vdso => b"[vdso]".to_vec(),
+        _ => canonical_path(memory, ehdr).unwrap_or(name),
+    };
+    let (eh_frame_hdr, eh_frame) = unwind_tables(memory, bias, &phdrs);
+    Some(Module {
+        kind,
+        bias,
+        avma,
+        path,
+        ehdr,
+        build_id: build_id(memory, bias, &phdrs),
+        phdrs,
+        eh_frame_hdr,
+        eh_frame,
+    })
+}
+
+/// The ELF header of a library: at its load bias for every library linked
+/// at address 0 (all of them, in practice), else at the start of the file
+/// mapping that holds its dynamic section.
+fn find_elf_header(memory: &Memory, bias: u64, ld: u64) -> Option<u64> {
+    let is_elf = |addr: u64| {
+        let mut magic = [0u8; 4];
+        memory.read(addr, &mut magic) && magic == *b"\x7fELF"
+    };
+    if bias != 0 && is_elf(bias) {
+        return Some(bias);
+    }
+    let maps = memory.maps()?;
+    let holder = maps.find(ld)?;
+    let start = maps
+        .entries()
+        .iter()
+        .filter(|e| e.inode == holder.inode && e.offset == 0 && e.start <= ld)
+        .map(|e| e.start)
+        .max()?;
+    is_elf(start).then_some(start)
+}
+
+/// The path of the file mapped at `ehdr`, as the kernel names it (absolute,
+/// symbolic links resolved), which is what `addr2line -e` wants.
+fn canonical_path(memory: &Memory, ehdr: u64) -> Option<Vec<u8>> {
+    let maps = memory.maps()?;
+    let path = maps.path(maps.find(ehdr)?);
+    (path.first() == Some(&b'/')).then(|| path.to_vec())
+}
+
+type Table = Option<(Range<u64>, &'static [u8])>;
+
+/// `.eh_frame_hdr` from `PT_GNU_EH_FRAME`, and `.eh_frame` from the pointer
+/// in it, up to the end of the `PT_LOAD` segment that holds it (its size is
+/// in no program header).
+fn unwind_tables(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> (Table, Table) {
+    let Some(hdr_ph) = phdrs.iter().find(|p| p.kind == elfparse::PT_GNU_EH_FRAME) else {
+        return (None, None);
+    };
+    let hdr_addr = bias.wrapping_add(hdr_ph.vaddr);
+    let Some(hdr) = memory.slice(hdr_addr, hdr_ph.memsz) else {
+        return (None, None);
+    };
+    let hdr_table = Some((hdr_ph.vaddr..hdr_ph.vaddr + hdr_ph.memsz, hdr));
+    let frame = elfparse::eh_frame_address(hdr, hdr_addr).and_then(|addr| {
+        let svma = addr.wrapping_sub(bias);
+        let seg = phdrs.iter().find(|p| {
+            p.kind == elfparse::PT_LOAD && svma >= p.vaddr && svma < p.vaddr + p.filesz
+        })?;
+        let len = seg.vaddr + seg.filesz - svma;
+        Some((svma..svma + len, memory.slice(addr, len)?))
+    });
+    (hdr_table, frame)
+}
+
+fn build_id(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> Option<&'static [u8]> {
+    phdrs
+        .iter()
+        .filter(|p| p.kind == elfparse::PT_NOTE)
+        .filter_map(|p| memory.slice(bias.wrapping_add(p.vaddr), p.memsz))
+        .find_map(elfparse::build_id_in_notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::memory::Maps;
+
+    #[test]
+    fn discovers_this_process() {
+        let memory = Memory::new(Maps::read());
+        let modules = Modules::discover(&memory, b"/test/exe");
+        let list = modules.list();
+        assert!(list.len() >= 3, "exe, libc, ld.so at least");
+        let exe = list
+            .iter()
+            .find(|m| m.kind == ModuleKind::Executable)
+            .unwrap();
+        assert_eq!(exe.path, b"/test/exe");
+        assert!(exe.build_id.is_some());
+        let here = discovers_this_process as *const () as u64;
+        assert!(modules.find(here).is_some());
+        assert!(list.iter().any(|m| m.kind == ModuleKind::Vdso));
+        let libc_module = list
+            .iter()
+            .find(|m| m.path.ends_with(b"/libc.so.6"))
+            .expect("libc");
+        assert!(libc_module.path.starts_with(b"/"));
+        assert!(libc_module.eh_frame.is_some() && libc_module.eh_frame_hdr.is_some());
+        let abort = libc::abort as *const () as u64;
+        assert!(libc_module.is_code(abort));
+        assert!(!libc_module.is_code(libc_module.ehdr));
+    }
+}

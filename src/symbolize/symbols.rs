@@ -1,0 +1,279 @@
+//! Function names for addresses, found at dump time.
+//!
+//! A module's symbols are loaded the first time one of its addresses needs a
+//! name, never at start-up: the file is mapped (no read into memory) and its
+//! `.symtab` indexed, so that static functions get their own names; a file
+//! with none (stripped) gives its `.dynsym`. A file whose build-id differs
+//! from the loaded image's was replaced since the program started and is not
+//! trusted; then, and for files that cannot be opened, the exported symbols
+//! are read from the loaded image itself through its `PT_DYNAMIC`. The vDSO
+//! is a complete ELF image in memory and is read there. An address is named
+//! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
+
+use core::cell::OnceCell;
+use core::fmt::Write as _;
+
+use crate::elf::dynamic::DynamicTables;
+use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
+use crate::format::line::Line;
+use crate::symbolize::debugfile;
+use crate::symbolize::modules::{Module, ModuleKind, Modules};
+use crate::sys;
+use crate::sys::memory::Memory;
+
+/// A symbol for an address: its raw (mangled) name and start address.
+pub struct Symbol<'a> {
+    pub name: &'a [u8],
+    pub start: u64,
+}
+
+/// What a dump found for one module. The index borrows from the mappings,
+/// which are kept (and unmapped) together with it.
+struct Loaded {
+    index: Option<SymbolIndex<'static>>,
+    /// The module's own file, when it is the image that is loaded.
+    image: Option<sys::Mapping>,
+    /// Its separate debug file (by build-id or `.gnu_debuglink`), if any.
+    debug: Option<sys::Mapping>,
+}
+
+/// Per-module symbol indexes, loaded on demand during one dump. Each module
+/// is loaded once and then kept unchanged, so what it lends out (symbol
+/// names, the mapped files) lives as long as the `Symbolizer`.
+pub struct Symbolizer {
+    states: Vec<OnceCell<Box<Loaded>>>,
+}
+
+impl Symbolizer {
+    pub fn new(modules: &Modules) -> Symbolizer {
+        Symbolizer {
+            states: modules.list().iter().map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    fn loaded(&self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
+        self.states[index].get_or_init(|| Box::new(load(modules.get(index), memory)))
+    }
+
+    /// The symbol holding `addr` (a lookup address: already minus one for
+    /// return addresses) in module `index`.
+    pub fn lookup(
+        &self,
+        modules: &Modules,
+        memory: &Memory,
+        index: usize,
+        addr: u64,
+    ) -> Option<Symbol<'_>> {
+        let bias = modules.get(index).bias;
+        let named = self
+            .loaded(modules, memory, index)
+            .index
+            .as_ref()?
+            .lookup(addr.wrapping_sub(bias))?;
+        Some(Symbol {
+            name: named.name,
+            start: named.start.wrapping_add(bias),
+        })
+    }
+
+    /// The module's verified file and separate debug file, mapped, for the
+    /// debug-information reader.
+    pub fn files(
+        &self,
+        modules: &Modules,
+        memory: &Memory,
+        index: usize,
+    ) -> (Option<&[u8]>, Option<&[u8]>) {
+        let loaded = self.loaded(modules, memory, index);
+        (
+            loaded.image.as_ref().map(sys::Mapping::bytes),
+            loaded.debug.as_ref().map(sys::Mapping::bytes),
+        )
+    }
+}
+
+/// Borrows a mapping for as long as the `Loaded` that owns it.
+fn static_bytes(m: &sys::Mapping) -> &'static [u8] {
+    // SAFETY: every caller keeps the result in the same `Loaded` as the
+    // mapping; the mapping is unmapped only when that `Loaded` is dropped,
+    // at the end of the dump, after its index (field order).
+    unsafe { core::slice::from_raw_parts(m.ptr, m.len) }
+}
+
+fn load(module: &Module, memory: &Memory) -> Loaded {
+    if module.kind == ModuleKind::Vdso {
+        // The vDSO is a complete ELF image in memory, section headers
+        // included: its mapping may extend past its PT_LOAD segment.
+        let end = memory
+            .maps()
+            .and_then(|maps| maps.find(module.ehdr))
+            .map_or(module.avma.end, |e| e.end);
+        let image = memory.slice(module.ehdr, end.saturating_sub(module.ehdr));
+        return Loaded {
+            index: image
+                .and_then(ElfImage::parse)
+                .and_then(|i| i.symbol_index()),
+            image: None,
+            debug: None,
+        };
+    }
+    let image = module
+        .file_path()
+        .and_then(|path| open_verified(path, module.build_id));
+    let parsed = image
+        .as_ref()
+        .and_then(|m| ElfImage::parse(static_bytes(m)));
+    let debug = find_debug_file(module, parsed.as_ref());
+    let parsed_debug = debug
+        .as_ref()
+        .and_then(|m| ElfImage::parse(static_bytes(m)));
+    // .symtab from the file or its debug file names static functions; the
+    // exported .dynsym is the last resort, from the file or from memory.
+    let full = |i: &Option<ElfImage<'static>>| {
+        i.as_ref()
+            .and_then(|i| i.symbol_index())
+            .filter(|x| x.is_full())
+    };
+    let index = full(&parsed)
+        .or_else(|| full(&parsed_debug))
+        .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
+        .or_else(|| dynamic_symbols(module, memory));
+    Loaded {
+        index,
+        image,
+        debug,
+    }
+}
+
+/// Opens and maps a file, and keeps it only if its build-id matches the
+/// loaded image's (a file replaced since start is not trusted).
+pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+    let mut cpath = [0u8; debugfile::MAX_PATH + 1];
+    if path.len() >= debugfile::MAX_PATH || path.contains(&0) {
+        return None;
+    }
+    cpath[..path.len()].copy_from_slice(path);
+    let cpath = core::ffi::CStr::from_bytes_until_nul(&cpath).ok()?;
+    let fd = sys::open_read(cpath)?;
+    let file = sys::Mapping::file(&fd)?;
+    let image = ElfImage::parse(file.bytes())?;
+    if let (Some(loaded), Some(on_disk)) = (build_id, image.build_id())
+        && loaded != on_disk
+    {
+        return None;
+    }
+    Some(file)
+}
+
+fn find_debug_file(module: &Module, image: Option<&ElfImage>) -> Option<sys::Mapping> {
+    if let Some(path) = module.build_id.and_then(debugfile::by_build_id)
+        && let Some(file) = open_verified(path.as_bytes(), module.build_id)
+    {
+        return Some(file);
+    }
+    let (link, _crc) = image?.gnu_debuglink()?;
+    debugfile::by_debuglink(&module.path, link)
+        .find_map(|path| open_verified(path.as_bytes(), module.build_id))
+}
+
+/// Exported symbols from the loaded image: `DT_SYMTAB`, `DT_STRTAB`, and the
+/// symbol count from `DT_HASH` or `DT_GNU_HASH`.
+fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'static>> {
+    let dynamic = module
+        .phdrs
+        .iter()
+        .find(|p| p.kind == crate::elf::PT_DYNAMIC)?;
+    let tables = DynamicTables::read(
+        &|a| memory.read_u64(a),
+        module.bias.wrapping_add(dynamic.vaddr),
+        dynamic.memsz,
+        module.bias,
+        &module.avma,
+    )?;
+    let read_u32 = |addr: u64| {
+        let mut b = [0u8; 4];
+        memory.read(addr, &mut b).then(|| u32::from_le_bytes(b))
+    };
+    let count = tables.symbol_count(&read_u32)?;
+    let syms = memory.slice(tables.symtab, count.checked_mul(24)?)?;
+    let strings = memory.slice(tables.strtab, tables.strsz)?;
+    Some(exported_symbol_index(syms, strings))
+}
+
+/// Writes a symbol name demangled (Rust without the hash, as gdb shows it;
+/// C++ as `c++filt` does but without a template function's return type, so
+/// that every name starts with the function's own qualified name, as gdb
+/// shows it from debug information), else as it is. Demangled C++ names
+/// are built in the dump's arena.
+pub fn demangle_into(name: &[u8], out: &mut Line) {
+    if let Ok(text) = core::str::from_utf8(name)
+        && let Ok(rust) = rustc_demangle::try_demangle(text)
+    {
+        let _ = write!(out, "{rust:#}");
+        return;
+    }
+    if name.starts_with(b"_Z")
+        && let Ok(symbol) = cpp_demangle::Symbol::new(name)
+        && let Ok(text) =
+            symbol.demangle_with_options(&cpp_demangle::DemangleOptions::new().no_return_type())
+    {
+        out.push(text.as_bytes());
+        return;
+    }
+    out.push(name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demangled(name: &str) -> String {
+        let mut line = Line::new();
+        demangle_into(name.as_bytes(), &mut line);
+        String::from_utf8(line.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn demangles_rust_cpp_and_c() {
+        assert_eq!(
+            demangled("_ZN4demo6level317h0123456789abcdefE"),
+            "demo::level3"
+        );
+        assert_eq!(demangled("_RNvCs1234_4demo6level3"), "demo::level3");
+        assert_eq!(demangled("_ZN2ns3BoxIiE5crashEv"), "ns::Box<int>::crash()");
+        // A template function: no return type in front of its name.
+        assert_eq!(
+            demangled("_ZN2ns3runIiEEvRNS_5ThingIT_EE"),
+            "ns::run<int>(ns::Thing<int>&)"
+        );
+        // C++ functions whose mangling looks like a Rust legacy path.
+        assert_eq!(demangled("_ZN3foo3barEv"), "foo::bar()");
+        assert_eq!(demangled("_ZN3foo3barEi"), "foo::bar(int)");
+        assert_eq!(demangled("_ZN2ns5applyIiEEvT_"), "ns::apply<int>(int)");
+        assert_eq!(demangled("main"), "main");
+        assert_eq!(demangled("_Zgarbage"), "_Zgarbage");
+    }
+
+    #[test]
+    fn names_functions_of_this_process() {
+        let memory = Memory::new(crate::sys::memory::Maps::read());
+        let modules = Modules::discover(&memory, b"/proc/self/exe");
+        let symbolizer = Symbolizer::new(&modules);
+        let abort = libc::abort as *const () as u64;
+        let (i, _) = modules.find(abort).unwrap();
+        let s = symbolizer.lookup(&modules, &memory, i, abort + 2).unwrap();
+        assert_eq!(s.name, b"abort");
+        assert_eq!(s.start, abort);
+        // The in-memory dynamic table gives the same answer.
+        let index = dynamic_symbols(modules.get(i), &memory).unwrap();
+        let n = index.lookup(abort + 2 - modules.get(i).bias).unwrap();
+        assert_eq!(n.name, b"abort");
+        // vDSO symbols come from memory.
+        let vdso = modules
+            .list()
+            .iter()
+            .position(|m| m.kind == ModuleKind::Vdso)
+            .unwrap();
+        assert!(load(modules.get(vdso), &memory).index.is_some());
+    }
+}

@@ -1,0 +1,393 @@
+//! The system layer: thin wrappers over the system calls the signal-safe
+//! core uses (this file), fault-safe reads of the process's memory
+//! ([`memory`]), the crash arena and the library's allocator ([`arena`]),
+//! the processor-specific code ([`arch`]), and the thread functions found
+//! by name ([`libpthread`]).
+//!
+//! Async-signal-safe, except [`libpthread`]'s look-ups (start-up and the
+//! C API only; they take the loader lock): each function here is one or a
+//! few system calls (or a vDSO call for clocks), with no allocation, no lock
+//! and no loader call. Code that runs in a signal handler reaches the kernel
+//! only through this folder, which is why the README's list of the system
+//! calls a dump makes can be read off it.
+
+pub mod arch;
+pub mod arena;
+pub mod libpthread;
+pub mod memory;
+
+use core::ffi::CStr;
+
+/// Saves `errno` on creation and restores it on drop: every handler holds one,
+/// so the interrupted code never sees an `errno` it did not set.
+pub struct ErrnoGuard(i32);
+
+impl ErrnoGuard {
+    pub fn save() -> Self {
+        // SAFETY: __errno_location returns the calling thread's errno slot.
+        ErrnoGuard(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for ErrnoGuard {
+    fn drop(&mut self) {
+        // SAFETY: as above; writing the thread's own errno.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Sends `sig` to one thread of this process.
+pub fn tgkill(tid: i32, sig: i32) -> bool {
+    // SAFETY: tgkill only takes integers.
+    unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }
+}
+
+/// Whether `tid` is a thread of this process (signal 0 is only checked).
+pub fn thread_exists(tid: i32) -> bool {
+    tgkill(tid, 0) || errno() != libc::ESRCH
+}
+
+/// Nanoseconds on the monotonic clock (a vDSO call, no system call).
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn realtime_ns() -> u64 {
+    clock_ns(libc::CLOCK_REALTIME)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+pub fn sleep_ns(ns: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: ts is a valid timespec; a null remainder is allowed.
+    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+}
+
+/// Opens a file read-only; `None` on failure.
+pub fn open_read(path: &CStr) -> Option<Fd> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    (fd >= 0).then_some(Fd(fd))
+}
+
+/// Opens a directory for [`Fd::getdents64`]; `None` on failure.
+pub fn open_dir(path: &CStr) -> Option<Fd> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    (fd >= 0).then_some(Fd(fd))
+}
+
+/// A file descriptor this code opened and closes on drop.
+pub struct Fd(pub i32);
+
+impl Fd {
+    /// The next directory records (`struct linux_dirent64`) into `buf`;
+    /// returns the bytes filled, 0 at the end or on error.
+    pub fn getdents64(&self, buf: &mut [u8]) -> usize {
+        // SAFETY: buf is writable for its length; the kernel fills records.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, self.0, buf.as_mut_ptr(), buf.len()) };
+        n.max(0) as usize
+    }
+
+    /// Reads until `buf` is full or end of file; returns the bytes read.
+    pub fn read_full(&self, buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < buf.len() {
+            // SAFETY: the pointer and length describe the unfilled part of buf.
+            let n =
+                unsafe { libc::read(self.0, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
+            if n > 0 {
+                done += n as usize;
+            } else if n == 0 || errno() != libc::EINTR {
+                break;
+            }
+        }
+        done
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor was opened by this code and is closed once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Reads a whole small file (a /proc entry) into `buf`; returns the length.
+pub fn read_file(path: &CStr, buf: &mut [u8]) -> Option<usize> {
+    open_read(path).map(|fd| fd.read_full(buf))
+}
+
+/// An anonymous private mapping, unmapped on drop.
+pub struct Mapping {
+    pub ptr: *mut u8,
+    pub len: usize,
+}
+
+impl Mapping {
+    /// Maps `len` bytes of fresh zeroed memory with no swap reservation, so
+    /// that only the pages touched cost anything.
+    pub fn anonymous(len: usize) -> Option<Mapping> {
+        // SAFETY: an anonymous mapping with no fixed address has no
+        // preconditions; failure is reported as MAP_FAILED.
+        let ptr = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Maps a whole file read-only; `None` if it is empty or cannot be mapped.
+    pub fn file(fd: &Fd) -> Option<Mapping> {
+        // SAFETY: st is a plain struct fstat fills in.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: fd is open and st is writable.
+        if unsafe { libc::fstat(fd.0, &mut st) } != 0
+            || st.st_mode & libc::S_IFMT != libc::S_IFREG
+            || st.st_size <= 0
+        {
+            return None;
+        }
+        let len = st.st_size as usize;
+        // SAFETY: mapping an open regular file read-only and private.
+        let ptr = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                fd.0,
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is readable for len bytes while self lives.
+        unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len describe a mapping created by this type.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// The signal mask of the calling thread, changed with rt_sigprocmask
+/// (the system call: `pthread_sigmask` lives in libpthread below glibc
+/// 2.32, see [`crate::sys::libpthread`]). As `pthread_sigmask` does, the C
+/// library's own signals 32 and 33 are never blocked: glibc's `setuid` and
+/// thread cancellation wait for every thread to take them.
+pub fn sigmask(how: i32, set: &libc::sigset_t) -> libc::sigset_t {
+    let mut set = *set;
+    // SAFETY: set is a valid sigset_t; 32 and 33 are valid signal numbers.
+    unsafe {
+        libc::sigdelset(&mut set, 32);
+        libc::sigdelset(&mut set, 33);
+    }
+    // SAFETY: old is written by the call.
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: both pointers are valid; the kernel's sigset is 8 bytes.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, &set, &mut old, 8usize) };
+    old
+}
+
+pub fn sigset_of(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set it is given.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t; signal numbers are checked by libc.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+    }
+    set
+}
+
+pub fn sigismember(set: &libc::sigset_t, sig: i32) -> bool {
+    // SAFETY: set is a valid sigset_t.
+    unsafe { libc::sigismember(set, sig) == 1 }
+}
+
+/// Signals pending for the calling thread or the process.
+pub fn sigpending() -> libc::sigset_t {
+    // SAFETY: set is written by the call.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: set is a valid, writable sigset_t.
+    unsafe { libc::sigpending(&mut set) };
+    set
+}
+
+/// Takes a pending `sig` off the calling thread without running its handler.
+pub fn consume_pending(sig: i32) {
+    let set = sigset_of(&[sig]);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: set and the timeout are valid; the siginfo may be null.
+    unsafe { libc::sigtimedwait(&set, core::ptr::null_mut(), &zero) };
+}
+
+/// Whether `sig` can be queued at all: under qemu-user the two highest
+/// real-time signals are qemu's own (`sigaction` accepts them, queueing
+/// fails with EINVAL). Probed on the calling thread with the signal
+/// blocked, then taken back.
+pub fn can_queue(sig: i32) -> bool {
+    let old = sigmask(libc::SIG_BLOCK, &sigset_of(&[sig]));
+    let queued = tgsigqueue(gettid(), sig, 0);
+    if queued {
+        consume_pending(sig);
+    }
+    sigmask(libc::SIG_SETMASK, &old);
+    queued
+}
+
+/// The current disposition of `sig`.
+pub fn sigaction_get(sig: i32) -> libc::sigaction {
+    // SAFETY: old is written by the call.
+    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+    // SAFETY: a null new action only queries.
+    unsafe { libc::sigaction(sig, core::ptr::null(), &mut old) };
+    old
+}
+
+pub fn sigaction_set(sig: i32, action: &libc::sigaction) -> bool {
+    // SAFETY: action is a valid sigaction; the old action is not wanted.
+    unsafe { libc::sigaction(sig, action, core::ptr::null_mut()) == 0 }
+}
+
+/// The kernel name of the calling thread (its comm), without allocation.
+pub fn thread_name(out: &mut [u8; 16]) -> &[u8] {
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included.
+    unsafe { libc::prctl(libc::PR_GET_NAME, out.as_mut_ptr()) };
+    let len = out.iter().position(|&b| b == 0).unwrap_or(out.len());
+    &out[..len]
+}
+
+/// Whether the process may be inspected by its user: `AT_SECURE` (set-uid,
+/// set-gid, file capabilities) at start, or not dumpable now.
+pub fn is_dumpable() -> bool {
+    // SAFETY: PR_GET_DUMPABLE takes no further arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE) > 0 }
+}
+
+/// `readlink` into `buf`; returns the target's bytes.
+pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    // SAFETY: path is NUL-terminated and buf is writable for its length.
+    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n > 0).then(|| &buf[..n as usize])
+}
+
+/// Waits while `word` holds `expected`, at most `timeout_ns`; returns early
+/// on a wake-up, a signal or a spurious wake (callers re-check).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) {
+    let ts = libc::timespec {
+        tv_sec: (timeout_ns / 1_000_000_000) as _,
+        tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: word is a valid, aligned u32 for the duration of the call;
+    // the timeout is relative and valid.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        )
+    };
+}
+
+/// Wakes up to `count` waiters of `word`.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: i32) {
+    // SAFETY: word is a valid, aligned u32; waking has no other effect.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            count,
+        )
+    };
+}
+
+/// Queues `sig` to thread `tid` of this process with `value` in
+/// `si_value` and `si_code` SI_QUEUE (`rt_tgsigqueueinfo`). False if the
+/// thread is gone or the signal could not be queued.
+pub fn tgsigqueue(tid: i32, sig: i32, value: u64) -> bool {
+    // SAFETY: an all-zero siginfo_t is valid; the fields are set below.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    info.si_signo = sig;
+    info.si_code = libc::SI_QUEUE;
+    let base = (&mut info as *mut libc::siginfo_t).cast::<u8>();
+    // SAFETY: siginfo_t is 128 bytes; for SI_QUEUE the union after the
+    // three leading ints (offset 16) is { pid_t si_pid; uid_t si_uid;
+    // sigval_t si_value; } at offsets 16, 20 and 24.
+    unsafe {
+        base.add(16).cast::<i32>().write_unaligned(getpid());
+        base.add(20).cast::<u32>().write_unaligned(libc::getuid());
+        base.add(24).cast::<u64>().write_unaligned(value);
+    }
+    // SAFETY: info is a valid siginfo_t for the duration of the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_tgsigqueueinfo,
+            getpid(),
+            tid,
+            sig,
+            &info as *const libc::siginfo_t,
+        ) == 0
+    }
+}

@@ -1,0 +1,209 @@
+//! Fatal signals: installing the handlers, chaining to the ones before, and
+//! dying exactly as the process would have without this library.
+//!
+//! The handler is short (CPython's rule): claim the dump lock, write the dump
+//! (on the dump stack, see [`crate::dump`]), restore the disposition that was
+//! there before us, and let the signal act again. A hardware fault re-faults
+//! when the handler returns (the kernel's siginfo, and so the core dump, stay
+//! those of the real fault); a signal that was sent, and SIGABRT, SIGTRAP and
+//! SIGSYS (whose instruction does not repeat), is sent again to the thread
+//! and is delivered when the handler returns. A handler that was installed
+//! before ours therefore runs after the dump, as with Python's faulthandler.
+
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use crate::dump::{self, Claim, Options, Trigger, dump_mask};
+use crate::format::names;
+use crate::settings::FATAL_SIGNALS;
+use crate::sys;
+use crate::sys::arch::Registers;
+use crate::triggers::dispositions::{install, previous};
+
+/// Installs the fatal handlers; returns how many took.
+pub fn install_fatal() -> usize {
+    let mask = dump_mask();
+    FATAL_SIGNALS
+        .iter()
+        .filter(|&&sig| install(sig, fatal_handler, &mask))
+        .count()
+}
+
+extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    let _errno = sys::ErrnoGuard::save();
+    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    let info = unsafe { &*info };
+    let Some(config) = crate::settings::get() else {
+        die_as_before(sig, info, uc);
+        return;
+    };
+    if would_be_ignored(sig, info) {
+        // Without us the signal would have been ignored: so it is.
+        return;
+    }
+    let wait = config.deadline.as_nanos() as u64 + 1_000_000_000;
+    match dump::claim(Some(sig), wait) {
+        Claim::Acquired => {
+            #[cfg(feature = "selftest-unsafe-handler")]
+            crate::selftest_unsafe_call(false);
+            // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
+            let regs = unsafe { Registers::from_ucontext(uc) };
+            dump::run(config, Trigger::Fatal { info, regs }, fatal_options());
+            dump::release();
+        }
+        Claim::Reentered => {
+            fault_in_dump(sig);
+            return;
+        }
+        Claim::Declined => {}
+    }
+    die_as_before(sig, info, uc);
+}
+
+/// Where fatal dumps go after `faultdump_enable` (see [`crate::startup::capi`]): -1 for the configured
+/// output (`FAULTHANDLER`).
+static FATAL_FD: AtomicI32 = AtomicI32::new(-1);
+static FATAL_ALL_THREADS: AtomicBool = AtomicBool::new(true);
+
+/// Sets where fatal dumps go and whether they show every thread
+/// (`faultdump_enable`).
+pub fn set_options(fd: i32, all_threads: bool) {
+    FATAL_FD.store(fd, Ordering::Release);
+    FATAL_ALL_THREADS.store(all_threads, Ordering::Release);
+}
+
+/// The fatal handler's output and thread choice, as `faultdump_enable` set
+/// them (the configured output and all threads until then).
+pub fn fatal_options() -> Options {
+    let fd = FATAL_FD.load(Ordering::Acquire);
+    super::options(
+        (fd >= 0).then_some(fd),
+        FATAL_ALL_THREADS.load(Ordering::Acquire),
+    )
+}
+
+/// A signal the kernel raised for the thread (a fault, `int3`, a seccomp
+/// trap: `si_code > 0`) is forced through: a `SIG_IGN` or a blocked mask
+/// does not stop it. Only one a process sent (`si_code <= 0`) can be
+/// ignored, whoever sent it.
+fn is_forced(info: &libc::siginfo_t) -> bool {
+    info.si_code > 0
+}
+
+/// Whether the disposition found before ours would have ignored the signal.
+/// One exception: SIGABRT the process sent itself is dumped, because that
+/// is `abort()`, which resets SIGABRT to SIG_DFL and raises it again when
+/// the first raise is ignored (the process dies either way).
+fn would_be_ignored(sig: i32, info: &libc::siginfo_t) -> bool {
+    if is_forced(info) || previous(sig).is_none_or(|p| p.sa_sigaction != libc::SIG_IGN) {
+        return false;
+    }
+    // SAFETY: si_pid is valid for signals sent by a process (si_code <= 0).
+    let sender = unsafe { info.si_pid() };
+    !(sig == libc::SIGABRT && sender == sys::getpid())
+}
+
+/// Whether returning from the handler raises the signal again by itself:
+/// a hardware fault re-executes the faulting instruction. Not so for
+/// signals that were sent, for `int3` (SIGTRAP, the pc is past it), seccomp
+/// (SIGSYS, the system call is skipped) and an action-optional machine
+/// check (SIGBUS `BUS_MCEERR_AO`, reported asynchronously).
+fn repeats_on_return(sig: i32, code: i32) -> bool {
+    const BUS_MCEERR_AO: i32 = 5;
+    code > 0
+        && !matches!(sig, libc::SIGABRT | libc::SIGTRAP | libc::SIGSYS)
+        && !(sig == libc::SIGBUS && code == BUS_MCEERR_AO)
+}
+
+/// Restores the earlier disposition and lets the signal act again, as it
+/// would have without us: a forced signal whose disposition was SIG_IGN
+/// gets SIG_DFL (what the kernel does when it forces one), and a signal
+/// sent again is unblocked in the context the handler returns to, so that
+/// it acts at once even when the interrupted code had it blocked (a
+/// `sigsuspend`, `pselect` or `ppoll` with a mask: the kernel restores the
+/// caller's mask on return).
+fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
+    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
+        action.sa_sigaction = libc::SIG_DFL;
+    }
+    sys::sigaction_set(sig, &action);
+    if repeats_on_return(sig, info.si_code) {
+        return;
+    }
+    if action.sa_sigaction == libc::SIG_DFL && !uc.is_null() {
+        // SAFETY: uc is the ucontext_t the kernel passed to this handler;
+        // the mask in it is what the thread's mask becomes on return.
+        unsafe { libc::sigdelset(&mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask, sig) };
+    }
+    // Pending until this handler returns and unblocks it.
+    sys::tgkill(sys::gettid(), sig);
+}
+
+fn set_default(sig: i32) {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let dfl: libc::sigaction = unsafe { core::mem::zeroed() };
+    sys::sigaction_set(sig, &dfl);
+}
+
+/// The dump itself faulted: say so in one line and die at once by the signal
+/// being dumped (or this one), with its default action.
+fn fault_in_dump(sig: i32) {
+    let original = match dump::fatal_signal_in_progress() {
+        0 => sig,
+        s => s,
+    };
+    // One writev of three static pieces: no buffer on the signal stack,
+    // which may be a program's small one.
+    let parts: [&[u8]; 3] = [
+        b"faultdump: the dump itself failed with SIG",
+        names::signal_abbrev(sig).unwrap_or("?").as_bytes(),
+        b"; ending the process\n",
+    ];
+    let iov = parts.map(|p| libc::iovec {
+        iov_base: p.as_ptr().cast_mut().cast(),
+        iov_len: p.len(),
+    });
+    if crate::report::output::stderr_usable() {
+        // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
+        unsafe { libc::writev(2, iov.as_ptr(), iov.len() as i32) };
+    }
+    set_default(original);
+    set_default(sig);
+    sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));
+    sys::tgkill(sys::gettid(), original);
+    // A hardware fault that gets here re-faults into the default action.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_signals_repeat_on_return() {
+        // Hardware faults re-execute the instruction, SI_KERNEL (a general
+        // protection fault) included.
+        for (sig, code) in [
+            (libc::SIGSEGV, 1),
+            (libc::SIGSEGV, 0x80),
+            (libc::SIGBUS, 2),
+            (libc::SIGFPE, 1),
+            (libc::SIGILL, 2),
+        ] {
+            assert!(repeats_on_return(sig, code), "{sig}/{code}");
+        }
+        // Sent signals, abort, int3, seccomp and an asynchronous machine
+        // check do not: they are sent again.
+        for (sig, code) in [
+            (libc::SIGSEGV, libc::SI_USER),
+            (libc::SIGSEGV, libc::SI_TKILL),
+            (libc::SIGABRT, libc::SI_TKILL),
+            (libc::SIGTRAP, 0x80),
+            (libc::SIGTRAP, 1),
+            (libc::SIGSYS, 1),
+            (libc::SIGBUS, 5),
+        ] {
+            assert!(!repeats_on_return(sig, code), "{sig}/{code}");
+        }
+    }
+}
