@@ -202,9 +202,9 @@ for name in "$@"; do
   if [ "$name" = x86_64-glibc ] && [ "$(readlink "$root/dist/libfaultdump.so" 2>/dev/null)" != "libfaultdump-$name.so" ]; then
     ln -sfn "libfaultdump-$name.so" "$root/dist/libfaultdump.so"
   fi
-  newest=$(readelf -W --dyn-syms "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)
+  newest=$(readelf -W --dyn-syms "$out" | { grep -o 'GLIBC_[0-9.]*' || true; } | sort -uV | tail -n 1)
   needs=$(readelf -d "$out" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd, - | sed 's/,/, /g')
-  echo "$out: $(stat -c %s "$out") bytes, needs $needs and ${newest:-no versioned glibc symbol} at most"
+  echo "$out: $(stat -c %s "$out") bytes, needs $needs${newest:+ and $newest at most}"
 done
 # Earlier versions of this script also built dist/glibc-2.34/libfaultdump.so;
 # a copy left from then would be out of date, and install.sh or

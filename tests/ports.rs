@@ -272,20 +272,23 @@ fn abort_through_a_named_chain(port: &Port) {
         run.stderr
     );
     let current = dump.current();
-    if port.musl {
-        // No unwind tables in musl's libc: the walk, like gdb's, ends in
-        // abort's own frames. What it shows is libc's.
-        assert!(outside_libc(current).is_empty(), "{:?}", current.frames);
-        assert!(current.names().contains(&"raise"), "{}", run.stderr);
-        return;
-    }
-    current.assert_chain(&[
+    let chain = [
         "do_abort",
         "crash_inner",
         "crash_middle",
         "crash_outer",
         "main",
-    ]);
+    ];
+    if port.musl {
+        // No unwind tables in musl's libc: the walk, like gdb's, ends in
+        // or soon after abort's own frames (arm64's frame records reach a
+        // little further). What it shows outside libc is the chain's start.
+        assert!(current.names().contains(&"raise"), "{}", run.stderr);
+        let outside = outside_libc(current);
+        assert!(chain.starts_with(&outside), "{:?}", current.names());
+        return;
+    }
+    current.assert_chain(&chain);
     let gdb = gdb_reference(port, &prog, &["abort"]);
     assert_matches_gdb(current, &gdb, "do_abort", Some("main"));
 }
@@ -368,13 +371,7 @@ fn timeout_dump(port: &Port) {
         .iter()
         .find(|t| t.tid == dump.pid)
         .unwrap_or_else(|| panic!("no main thread:\n{}", run.stderr));
-    if port.musl {
-        // Asleep in nanosleep, inside libc, where the walk ends.
-        assert!(outside_libc(main).is_empty(), "{}", run.stderr);
-        assert!(!main.frames.is_empty(), "{}", run.stderr);
-    } else {
-        main.assert_chain(&["wait_inner", "wait_outer", "main"]);
-    }
+    main.assert_chain(&["wait_inner", "wait_outer", "main"]);
 }
 
 /// Return addresses signed by `-mbranch-protection=standard` (qemu's
@@ -393,8 +390,12 @@ fn pointer_authentication(port: &Port) {
         "crash_outer",
         "main",
     ]);
+    // gdb 13 does not strip the codes: its walk goes wrong after the first
+    // signed return address. What it has before that must match.
     let gdb = gdb_reference(port, &prog, &["segv"]);
-    assert_matches_gdb(&current, &gdb, "do_segv", Some("main"));
+    let good = gdb.iter().position(|n| n == "??").unwrap_or(gdb.len());
+    assert!(good >= 2, "gdb: {gdb:?}");
+    assert_matches_gdb(&current, &gdb[..good], "do_segv", Some(&gdb[good - 1]));
 }
 
 /// The signal-safety spy of tests/safety.rs, built for arm64 glibc: no
