@@ -48,6 +48,7 @@ core::arch::global_asm!(
     ".pushsection .text.faultdump_thread_trampoline,\"ax\",%progbits",
     ".p2align 4",
     ".type faultdump_thread_trampoline,%function",
+    ".globl faultdump_thread_trampoline",
     ".hidden faultdump_thread_trampoline",
     "faultdump_thread_trampoline:",
     ".cfi_startproc",
