@@ -25,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::release::*;
 use common::*;
 
 struct Port {
@@ -476,6 +477,34 @@ port_tests!(
 );
 port_tests!(x86_64_musl, X86_64_MUSL, []);
 port_tests!(aarch64_musl, AARCH64_MUSL, [pointer_authentication]);
+
+/// Each port's library needs its C library only (glibc: libc.so.6 and the
+/// loader, at most GLIBC_2.17's symbol versions; musl: libc.so, which is its
+/// loader), and exports the C API and pthread_create, as the x86_64 glibc
+/// one does (tests/ship.rs).
+#[test]
+fn release_libraries_need_only_their_c_library() {
+    for port in PORTS {
+        let Some(lib) = library(port) else { continue };
+        let allowed: &[&str] = match (port.musl, port.qemu) {
+            (true, _) => &["libc.so"],
+            (false, true) => &["libc.so.6", "ld-linux-aarch64.so.1"],
+            (false, false) => unreachable!("x86_64 glibc is tests/ship.rs's"),
+        };
+        let outside = needed_beyond(lib, allowed);
+        assert!(outside.is_empty(), "{} needs {outside:?}", port.name);
+        assert!(
+            needed(lib).contains(&allowed[0].to_string()),
+            "{}",
+            port.name
+        );
+        let too_new = glibc_versions_too_new(lib, (2, 17));
+        assert!(too_new.is_empty(), "{} requires {too_new:?}", port.name);
+        let extra = unexpected_exports(lib);
+        assert!(extra.is_empty(), "{} exports {extra:?}", port.name);
+        assert!(exports(lib).contains(&"pthread_create".to_string()));
+    }
+}
 
 /// scripts/install.sh, for image-like roots of each port (a `/bin/sh ->
 /// /bin/busybox` built for it): picks the port's library, refuses the

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::release::*;
 use common::*;
 
 // ---- The portable build ------------------------------------------------------
@@ -27,16 +28,6 @@ fn dist_lib() -> &'static Path {
     })
 }
 
-fn readelf(args: &[&str], lib: &Path) -> String {
-    let out = Command::new("readelf")
-        .args(args)
-        .arg(lib)
-        .output()
-        .expect("readelf (binutils)");
-    assert!(out.status.success(), "readelf {args:?} {}", lib.display());
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The oldest glibc dist/libfaultdump.so must load on.
 const OLDEST_GLIBC: (u32, u32) = (2, 17);
 
@@ -47,94 +38,6 @@ const OLDEST_GLIBC: (u32, u32) = (2, 17);
 /// from glibc 2.34 on, but still opened: about +4% on the start-up of
 /// /bin/true). See scripts/build-release.sh.
 const DIST_LIBRARIES: &[&str] = &["libc.so.6", "ld-linux-x86-64.so.2"];
-
-/// What the library may export, each with its reason (the README's list of
-/// exported symbols says the same). Anything else in the dynamic symbol table
-/// would be looked up by every symbol lookup of every process that preloads
-/// the library, and could interpose on the host's own symbols.
-const EXPORT_ALLOWLIST: &[(&str, &str)] = &[
-    // Prefix: the C API of include/faultdump.h (faultdump_enable,
-    // faultdump_dump_traceback, ...), for programs that call it.
-    ("faultdump_*", "the C API"),
-    // Interposed on purpose: every new thread gets an alternate signal stack,
-    // so that a stack overflow in any thread is dumped.
-    (
-        "pthread_create",
-        "gives each thread an alternate signal stack",
-    ),
-];
-
-/// `GLIBC_x.y` versions the library requires that are newer than `oldest`.
-fn glibc_versions_too_new(lib: &Path, oldest: (u32, u32)) -> Vec<String> {
-    let text = readelf(&["-V", "-W"], lib);
-    let mut too_new = Vec::new();
-    for word in text.split_whitespace() {
-        let Some(version) = word.strip_prefix("GLIBC_") else {
-            continue;
-        };
-        let mut parts = version.split('.').map(|p| p.parse::<u32>());
-        let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
-            // GLIBC_PRIVATE, GLIBC_ABI_DT_RELR: no old glibc has them.
-            too_new.push(word.to_string());
-            continue;
-        };
-        if (major, minor) > oldest && !too_new.iter().any(|v| v == word) {
-            too_new.push(word.to_string());
-        }
-    }
-    too_new
-}
-
-fn needed(lib: &Path) -> Vec<String> {
-    readelf(&["-d", "-W"], lib)
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_string()))
-        .collect()
-}
-
-fn needed_beyond(lib: &Path, allowed: &[&str]) -> Vec<String> {
-    needed(lib)
-        .into_iter()
-        .filter(|n| !allowed.contains(&n.as_str()))
-        .collect()
-}
-
-/// Symbols the library defines in its dynamic symbol table.
-fn exports(lib: &Path) -> Vec<String> {
-    readelf(&["--dyn-syms", "-W"], lib)
-        .lines()
-        .filter_map(|l| {
-            // Num: Value Size Type Bind Vis Ndx Name
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let numbered = f
-                .first()
-                .and_then(|n| n.strip_suffix(':'))
-                .is_some_and(|n| n.parse::<u32>().is_ok());
-            if f.len() < 8 || !numbered || f[6] == "UND" {
-                return None;
-            }
-            if matches!(f[3], "SECTION" | "FILE") {
-                return None;
-            }
-            Some(f[7].split('@').next().unwrap().to_string())
-        })
-        .collect()
-}
-
-fn unexpected_exports(lib: &Path) -> Vec<String> {
-    exports(lib)
-        .into_iter()
-        .filter(|name| {
-            !EXPORT_ALLOWLIST
-                .iter()
-                .any(|(allowed, _)| match allowed.strip_suffix('*') {
-                    Some(prefix) => name.starts_with(prefix),
-                    None => name == allowed,
-                })
-        })
-        .collect()
-}
 
 #[test]
 fn portable_build_requires_no_glibc_newer_than_2_17() {

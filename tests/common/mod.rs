@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+pub mod release;
+
 /// FORMAT.md's frame-line expression, verbatim.
 pub const FRAME_RE: &str =
     r"^  #(\d+) +0x([0-9a-f]+) in (.+?)( \(inlined\))?( at (.+):(\d+))? \((.+)\+0x([0-9a-f]+)\)$";
