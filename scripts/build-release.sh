@@ -47,7 +47,7 @@
 # GLIBC_2.17, found below; a probe link makes zig create it), so every C
 # library function binds to libc.so.6. A function that only libpthread or
 # libdl defines would still link, against zig's stub of that file, and
-# bring back its NEEDED entry, so tests/ship.rs checks the result: symbol
+# bring back its NEEDED entry, so tests/ship/portable.rs checks the result: symbol
 # versions no newer than 2.17, no NEEDED entry beyond libc.so.6 and
 # ld-linux-x86-64.so.2, the exports, and a crash and a thread's stack
 # overflow dumped under Debian 11's glibc 2.31, where libpthread.so.0 is

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Unpacks an older glibc (Debian 11's 2.31, the level of Ubuntu 20.04 and
 # RHEL 8's era, with libpthread and libdl still separate libraries) into
-# target/old-glibc/root, for tests/ship.rs to run the portable build under a
-# real old loader. Uses apt with its own lists and cache under target/, so
-# the system's apt configuration is not touched. Prints the directory that
-# holds ld-linux-x86-64.so.2 and libc.so.6.
+# target/old-glibc/root, for tests/ship/portable.rs to run the portable build
+# under a real old loader. Uses apt with its own lists and cache under
+# target/, so the system's apt configuration is not touched. Prints the
+# directory that holds ld-linux-x86-64.so.2 and libc.so.6.
 #
 # Exit status 77: the old glibc could not be had (Debian no longer serves
 # that release, or no network); the caller decides what that means.

@@ -11,7 +11,8 @@
 # --no-undefined makes a function found in no library a link error, not a
 # library that fails to load. A function only libpthread.so.0 or libdl.so.2
 # defines still links (zig adds their stubs by itself) and brings its file
-# back as a NEEDED entry: tests/ship.rs's NEEDED check is what catches that.
+# back as a NEEDED entry: the NEEDED check of tests/ship/portable.rs is what
+# catches that.
 # -lgcc_s: the library has no unwinder (the _Unwind_* stand-ins in src/sys/arch/).
 set -eu
 . "$(dirname "$0")/link-drop-libs.sh"

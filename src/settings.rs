@@ -62,6 +62,8 @@ pub struct Config {
     /// `FAULTHANDLER_STATS`: each dump ends with a note of the time and the
     /// memory it took (for benchmarks).
     pub stats: bool,
+    /// `FAULTHANDLER_PYTHON`: Python frames in dumps of CPython processes.
+    pub python: bool,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             dwarf_budget: DEFAULT_DWARF_BUDGET,
             secure: false,
             stats: false,
+            python: true,
         }
     }
 }

@@ -39,13 +39,6 @@ fn outcomes(xml: &str) -> BTreeMap<String, Outcome> {
         .collect()
 }
 
-fn work_dir(name: &str) -> PathBuf {
-    let dir = out_dir().join(format!("cpython-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs regrtest on `suites` in `dir`; returns the outcomes and the log.
 fn regrtest(
     dir: PathBuf,
@@ -91,15 +84,19 @@ fn cpython_suites_give_the_same_results_with_the_library() {
         importable,
         "CPython's tests are missing: scripts/install-test-deps.sh installs libpython3.X-testsuite"
     );
-    let without = regrtest(work_dir("without"), &SUITES, Runner::without_library);
+    let without = regrtest(
+        scratch_dir("cpython-without"),
+        &SUITES,
+        Runner::without_library,
+    );
     // Dumps into files: Python's own faulthandler tests expect the stderr
     // of a crashing child to hold only Python's report (see below).
-    let with_dir = work_dir("with");
+    let with_dir = scratch_dir("cpython-with");
     let template = with_dir.join("dump-%p.txt");
     let with = regrtest(with_dir.clone(), &SUITES, move |r| {
         r.env("FAULTHANDLER", template)
     });
-    let on_stderr = regrtest(work_dir("stderr"), &SUITES[2..], |r| r);
+    let on_stderr = regrtest(scratch_dir("cpython-stderr"), &SUITES[2..], |r| r);
 
     let (without, without_log) = without.join().unwrap();
     let (with, with_log) = with.join().unwrap();

@@ -95,7 +95,7 @@ fn check_common(d: &Value, exe_suffix: &str) {
 
 #[test]
 fn fatal_signal_key_by_key() {
-    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let prog = faults_o0();
     let run = Runner::new(&prog)
         .arg("segv")
         .env("FAULTHANDLER_FORMAT", "json")
@@ -168,7 +168,7 @@ fn fatal_signal_key_by_key() {
 
 #[test]
 fn json_and_text_show_the_same_frames() {
-    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let prog = faults_o0();
     let text = Runner::new(&prog).arg("segv").run();
     let json = Runner::new(&prog)
         .arg("segv")
@@ -198,7 +198,7 @@ fn json_and_text_show_the_same_frames() {
 
 #[test]
 fn unknown_format_warns_and_writes_text() {
-    let prog = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let prog = faults_o0();
     let run = Runner::new(&prog)
         .arg("segv")
         .env("FAULTHANDLER_FORMAT", "xml")

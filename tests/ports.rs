@@ -25,7 +25,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::release::*;
 use common::*;
 
 struct Port {
@@ -481,7 +480,7 @@ port_tests!(aarch64_musl, AARCH64_MUSL, [pointer_authentication]);
 /// Each port's library needs its C library only (glibc: libc.so.6 and the
 /// loader, at most GLIBC_2.17's symbol versions; musl: libc.so, which is its
 /// loader), and exports the C API and pthread_create, as the x86_64 glibc
-/// one does (tests/ship.rs).
+/// one does (tests/ship/portable.rs).
 #[test]
 fn release_libraries_need_only_their_c_library() {
     for port in PORTS {
@@ -489,7 +488,7 @@ fn release_libraries_need_only_their_c_library() {
         let allowed: &[&str] = match (port.musl, port.qemu) {
             (true, _) => &["libc.so"],
             (false, true) => &["libc.so.6", "ld-linux-aarch64.so.1"],
-            (false, false) => unreachable!("x86_64 glibc is tests/ship.rs's"),
+            (false, false) => unreachable!("x86_64 glibc is tests/ship/portable.rs's"),
         };
         let outside = needed_beyond(lib, allowed);
         assert!(outside.is_empty(), "{} needs {outside:?}", port.name);

@@ -117,16 +117,12 @@ fn assert_safe(what: &str, run: &Run, log: &Log, sig: i32) {
 #[test]
 fn no_unsafe_call_in_any_dump() {
     let lib = lib_path();
-    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
-    let threads = build_c("threads.c", "threads", &["-O0", "-g", "-pthread"]);
-    let plugin = build_c(
-        "plugin.c",
-        "libplugin.so",
-        &["-O0", "-g", "-shared", "-fPIC"],
-    );
+    let faults = faults_o0();
+    let threads = threads();
+    let plugin = plugin();
     let plugin = plugin.to_string_lossy().into_owned();
-    let exception = build_cpp("exception.cpp", "exception", &["-O0", "-g"]);
-    let rust = build_rust("rust_panic.rs", "rust_panic", &["-C", "panic=abort", "-g"]);
+    let exception = exception();
+    let rust = rust_panic();
     let file_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("sigsafety-files-{}", std::process::id()));
     std::fs::create_dir_all(&file_dir).unwrap();
@@ -240,6 +236,35 @@ fn no_unsafe_call_in_any_dump() {
         assert_safe(what, &run, &log, *sig);
     }
 
+    // Python frames read from a CPython process (3.11 layout, and the
+    // 3.8 to 3.10 one, which finds threads through struct pthread).
+    let crash_py = programs_dir().join("python/crash.py");
+    let pyenv = std::env::var("PYENV_ROOT").unwrap_or_else(|_| "/root/.pyenv".to_string());
+    let pyenv_39 = std::fs::read_dir(Path::new(&pyenv).join("versions"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("3.9."))
+        })
+        .map(|p| p.join("bin/python3.9"));
+    for python in [Some(PathBuf::from("/usr/bin/python3")), pyenv_39] {
+        match python.filter(|p| p.exists()) {
+            Some(python) => {
+                let (run, log) = run_checked(&lib, &python, &[crash_py.to_str().unwrap()], &[]);
+                assert_safe(&python.display().to_string(), &run, &log, libc::SIGSEGV);
+                assert!(
+                    run.stderr.contains("[python] level3_read_null at "),
+                    "no Python frames:\n{}",
+                    run.stderr
+                );
+            }
+            None => println!("SKIPPED: Python frames under the spy: no such interpreter"),
+        }
+    }
+
     // A dump to a file (opened in the handler).
     let (run, log) = run_checked(
         &lib,
@@ -264,7 +289,7 @@ fn no_unsafe_call_in_any_dump() {
 #[test]
 fn positive_control_catches_malloc_in_the_handler() {
     let lib = unsafe_library();
-    let faults = build_c("faults.c", "faults-O0", &["-O0", "-g"]);
+    let faults = faults_o0();
     let (run, log) = run_checked(&lib, &faults, &["segv"], &[]);
     run.assert_killed_by(libc::SIGSEGV);
     assert!(run.dump().complete, "{}", run.stderr);

@@ -9,12 +9,14 @@
 //! (start-up and new threads).
 
 mod lock;
+pub mod python;
 pub mod stacks;
 pub mod threads;
 pub mod unwind;
 
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
+use crate::dump::python::{Interleave, PyStack, Python};
 use crate::dump::threads::Others;
 use crate::format::line::Line;
 use crate::format::names;
@@ -223,6 +225,17 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
+    let found = if config.python {
+        python::find(&modules, &memory)
+    } else {
+        Ok(None)
+    };
+    let python = found.unwrap_or_else(|unsupported| {
+        let mut note = Line::new();
+        unsupported.note(&mut note);
+        sink.note(note.as_bytes());
+        None
+    });
     let sources = Sources::new(
         &modules,
         &memory,
@@ -243,6 +256,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         dwarf_frames: Vec::new(),
         max_frames: config.max_frames,
         unstopped_memory: &unstopped_memory,
+        python: python.as_ref(),
     };
 
     let current = match trigger {
@@ -275,6 +289,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             });
         }
     }
+    let turn = sink.writer().turn();
+    turn.notes(config.stats, sink);
     if config.stats {
         let mut note = Line::new();
         let _ = core::fmt::Write::write_fmt(
@@ -351,6 +367,8 @@ pub struct Collected {
     head: Vec<RawFrame>,
     omitted: u64,
     tail: Vec<RawFrame>,
+    /// The thread's Python frames, read while it was stopped.
+    python: Option<PyStack>,
 }
 
 /// Walking and printing stacks, with what persists across threads: the
@@ -363,16 +381,17 @@ pub struct Stacks<'a> {
     dwarf_frames: Vec<dwarf::Frame>,
     max_frames: usize,
     unstopped_memory: &'a Memory,
+    python: Option<&'a Python>,
 }
 
 impl Stacks<'_> {
     /// Prints one thread's frames, innermost first (see [`Stacks::collect`]).
     fn print(&mut self, sink: &mut dyn Sink, regs: &Registers, skip_own: bool) {
-        let collected = self.collect(regs, skip_own, false);
+        let collected = self.collect(sys::gettid(), regs, skip_own, false);
         self.print_collected(sink, &collected);
     }
 
-    /// Walks one thread's stack and keeps the frames to show: all of them,
+    /// Walks the stack of thread `tid` and keeps the frames to show: all of them,
     /// or, when there are more than `max_frames`, the innermost ones and
     /// the outermost quarter (so a deep recursion still shows where it
     /// started). With `skip_own`, the library's own frames at the top are
@@ -381,7 +400,13 @@ impl Stacks<'_> {
     /// frame pointer (the walk recovers it from the stack if it needs it),
     /// and a thread that is not stopped (its stack is read through the
     /// kernel).
-    pub fn collect(&mut self, regs: &Registers, skip_own: bool, from_proc: bool) -> Collected {
+    pub fn collect(
+        &mut self,
+        tid: i32,
+        regs: &Registers,
+        skip_own: bool,
+        from_proc: bool,
+    ) -> Collected {
         let tail_cap = self.max_frames / 4;
         let head_cap = self.max_frames - tail_cap;
         let mut head: Vec<RawFrame> = Vec::with_capacity(head_cap);
@@ -419,6 +444,7 @@ impl Stacks<'_> {
             }
             total += 1;
         });
+        let python = self.python.and_then(|p| p.stack(self.walker.memory, tid));
         self.walker.fp_unknown = false;
         self.walker.memory = stopped_memory;
         // The ring's oldest entry is the one after the last overwritten.
@@ -431,29 +457,55 @@ impl Stacks<'_> {
             head,
             omitted: total - shown,
             tail,
+            python,
         }
     }
 
+    /// Prints collected frames, the Python frames among them.
     pub fn print_collected(&mut self, sink: &mut dyn Sink, c: &Collected) {
+        let eval_frames = match c.python {
+            Some(_) => c
+                .head
+                .iter()
+                .chain(&c.tail)
+                .filter(|f| self.is_eval(f))
+                .count(),
+            None => 0,
+        };
+        let mut python = Interleave::new(c.python.as_ref(), eval_frames, c.omitted);
         let mut index = 0;
         for f in &c.head {
-            self.print_frame(sink, f, &mut index);
+            let eval = self.print_frame(sink, f, &mut index);
+            python.after_native(eval, sink, &mut index);
         }
         if c.omitted > 0 {
             sink.frames_omitted(c.omitted);
             index += c.omitted as usize;
         }
         for f in &c.tail {
-            self.print_frame(sink, f, &mut index);
+            let eval = self.print_frame(sink, f, &mut index);
+            python.after_native(eval, sink, &mut index);
         }
+        python.finish(sink, &mut index, self.max_frames);
+    }
+
+    /// Whether a frame is in CPython's evaluation loop, by its symbol.
+    fn is_eval(&self, f: &RawFrame) -> bool {
+        let (modules, memory) = (self.walker.modules, self.walker.memory);
+        let lookup = f.lookup_addr();
+        modules
+            .find(lookup)
+            .and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup))
+            .is_some_and(|s| python::is_eval_frame(s.name))
     }
 
     /// Prints one physical frame: first the calls inlined at its address
     /// (innermost first, marked `(inlined)`), then the function itself,
-    /// each with its file and line where DWARF gives them.
-    fn print_frame(&mut self, sink: &mut dyn Sink, f: &RawFrame, index: &mut usize) {
+    /// each with its file and line where DWARF gives them. Says whether the
+    /// frame is in CPython's evaluation loop.
+    fn print_frame(&mut self, sink: &mut dyn Sink, f: &RawFrame, index: &mut usize) -> bool {
         if sink.stopped() {
-            return;
+            return false;
         }
         let modules = self.walker.modules;
         let memory = self.walker.memory;
@@ -484,7 +536,7 @@ impl Stacks<'_> {
             line.function = Some(b"<signal handler called>");
             sink.frame(&line);
             *index += 1;
-            return;
+            return false;
         }
         let symbol = found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup));
         // Said before the first frame the DWARF budget leaves out.
@@ -546,5 +598,6 @@ impl Stacks<'_> {
         sink.frame(&line);
         *index += 1;
         self.dwarf_frames = frames;
+        symbol.is_some_and(|s| python::is_eval_frame(s.name))
     }
 }

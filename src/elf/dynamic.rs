@@ -85,6 +85,18 @@ impl DynamicTables {
         bias: u64,
         read: &impl Fn(u64, &mut [u8]) -> bool,
     ) -> Option<u64> {
+        self.lookup(name, elf::STT_FUNC, bias, read)
+    }
+
+    /// The address of the symbol `name` of type `kind` (`STT_FUNC`,
+    /// `STT_OBJECT`) defines, as [`DynamicTables::lookup_function`].
+    pub fn lookup(
+        &self,
+        name: &[u8],
+        kind: elf::SymbolType,
+        bias: u64,
+        read: &impl Fn(u64, &mut [u8]) -> bool,
+    ) -> Option<u64> {
         let read_u32 = |a: u64| {
             let mut b = [0u8; 4];
             read(a, &mut b).then(|| u32::from_le_bytes(b))
@@ -98,7 +110,7 @@ impl DynamicTables {
             let st_info = sym[4];
             let st_shndx = u16::from_le_bytes(sym[6..8].try_into().ok()?);
             let st_value = u64::from_le_bytes(sym[8..16].try_into().ok()?);
-            if st_info & 0xf != elf::STT_FUNC.0 || st_shndx == 0 || st_value == 0 {
+            if st_info & 0xf != kind.0 || st_shndx == 0 || st_value == 0 {
                 return None;
             }
             if st_name + name.len() as u64 >= self.strsz {

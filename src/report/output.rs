@@ -1,15 +1,28 @@
 //! Output: choosing where a dump goes and writing it, bounded in time.
 //!
-//! Signal-safe: fixed buffers, `write(2)`, `poll(2)`. A dump is written in
-//! chunks of at most [`CHUNK`] bytes that end at line boundaries, so that on a
-//! pipe shared by many processes no line is interleaved with another writer's
-//! (writes of up to PIPE_BUF bytes are atomic). Every write first waits for
-//! the descriptor with `poll` and the time left before the dump's deadline: a
-//! stopped reader or a full pipe ends the dump instead of hanging it. SIGPIPE
-//! is blocked while writing, and a SIGPIPE the dump itself caused is taken off
-//! the thread again, so a closed reader never changes how the process dies.
+//! Signal-safe: fixed buffers or a mapping of the dump's own, raw system
+//! calls. A dump is built whole in memory and written at its end in as few
+//! `write(2)` calls as the destination allows, while holding its turn on
+//! the destination, a lock shared with every other process that dumps to it
+//! ([`turn`]); so when many processes crash at once onto one pipe or file,
+//! every dump arrives whole. Without the memory for that, a dump is written
+//! in chunks of at most [`CHUNK`] bytes that end at line boundaries, so that
+//! on a pipe shared by many processes no line is interleaved with another
+//! writer's (writes of up to PIPE_BUF bytes are atomic). Every write first
+//! waits for the descriptor with `poll` and the time left before the dump's
+//! deadline: a stopped reader or a full pipe ends the dump instead of hanging
+//! it. SIGPIPE is blocked while writing, and a SIGPIPE the dump itself caused
+//! is taken off the thread again, so a closed reader never changes how the
+//! process dies.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+mod buffer;
+mod turn;
+
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use buffer::Pending;
+pub use turn::TurnReport;
+use turn::{Route, Turn};
 
 use crate::format::line::Line;
 use crate::format::names;
@@ -28,7 +41,7 @@ fn file_identity(st: &libc::stat) -> u64 {
     (st.st_dev.rotate_left(32)) ^ st.st_ino ^ 1
 }
 
-fn fstat(fd: i32) -> Option<libc::stat> {
+pub(crate) fn fstat(fd: i32) -> Option<libc::stat> {
     // SAFETY: st is plain data written by fstat.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: fstat on any integer is safe; failure is reported.
@@ -150,28 +163,58 @@ impl Target {
     }
 }
 
-/// Writes one dump to a descriptor in atomic, line-aligned chunks.
+/// Writes one dump to a descriptor: built whole and written in as few
+/// calls as the destination allows, in turn with other processes (see
+/// [`buffer`] and [`turn`]); else in line-aligned chunks as it is produced.
 pub struct Writer {
     fd: i32,
-    buf: [u8; CHUNK],
-    len: usize,
+    pending: Pending,
+    started_ns: u64,
     deadline_ns: u64,
     /// A write failed or the deadline passed: the rest of the dump is dropped.
     pub stopped: bool,
+    /// How to write and the lock, from the first write on.
+    turn: Option<Turn>,
+    /// Every [`Writer::flush`] writes out what is pending: the dump is built
+    /// a chunk at a time, or has taken half of its time already.
+    streaming: bool,
     old_mask: libc::sigset_t,
     sigpipe_was_pending: bool,
 }
 
+/// The writer whose whole dump is not written yet, for
+/// [`write_pending_after_fault`].
+static PENDING_WRITER: AtomicPtr<Writer> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A fault inside the dump ends the process: writes out what the dump had
+/// built so far, as the chunked writer would have. Called on the dumping
+/// thread only.
+pub fn write_pending_after_fault() {
+    let writer = PENDING_WRITER.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !writer.is_null() {
+        // SAFETY: the pointer was registered by a writer on this thread's
+        // dump stack (the dump faulted inside it, so it is still there), and
+        // the interrupted dump never resumes: the process dies next.
+        unsafe { (*writer).emit() };
+    }
+}
+
 impl Writer {
     pub fn new(fd: i32, deadline_ns: u64) -> Writer {
+        Writer::with(fd, deadline_ns, Pending::new(true))
+    }
+
+    fn with(fd: i32, deadline_ns: u64, pending: Pending) -> Writer {
         let sigpipe_was_pending = sys::sigismember(&sys::sigpending(), libc::SIGPIPE);
         let old_mask = sys::sigmask(libc::SIG_BLOCK, &sys::sigset_of(&[libc::SIGPIPE]));
         Writer {
             fd,
-            buf: [0; CHUNK],
-            len: 0,
+            streaming: !pending.is_whole(),
+            pending,
+            started_ns: sys::monotonic_ns(),
             deadline_ns,
             stopped: false,
+            turn: None,
             old_mask,
             sigpipe_was_pending,
         }
@@ -183,87 +226,169 @@ impl Writer {
     }
 
     pub fn line_bytes(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() + 1 > CHUNK {
-            self.flush();
+        let capacity = self.pending.capacity();
+        if self.pending.len() + bytes.len() + 1 > capacity {
+            self.emit();
         }
-        if bytes.len() + 1 > CHUNK {
-            // Longer than a chunk: it cannot be atomic anyway.
+        if bytes.len() + 1 > capacity {
+            // Longer than the buffer: it cannot be written whole anyway.
             self.raw(bytes);
             self.raw(b"\n");
             return;
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.buf[self.len + bytes.len()] = b'\n';
-        self.len += bytes.len() + 1;
+        self.pending.push(bytes);
+        self.pending.push(b"\n");
     }
 
     /// Appends bytes with no regard to lines (JSON, one long line).
     pub fn raw(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if self.len == CHUNK {
-                self.flush();
+            if self.pending.is_full() {
+                self.emit();
             }
-            let n = bytes.len().min(CHUNK - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
+            let n = self.pending.push(bytes);
             bytes = &bytes[n..];
         }
     }
 
+    /// A point where what was produced should survive a later fault: written
+    /// out when the dump goes out as it is produced, else kept whole (and
+    /// written by [`write_pending_after_fault`] if the dump faults).
     pub fn flush(&mut self) {
-        let mut done = 0;
-        while done < self.len && !self.stopped {
-            if !self.wait_writable() {
-                self.stopped = true;
-                break;
-            }
-            // SAFETY: the pointer and length describe the unwritten part of buf.
-            let n = unsafe {
-                libc::write(
-                    self.fd,
-                    self.buf[done..self.len].as_ptr().cast(),
-                    self.len - done,
-                )
-            };
-            if n > 0 {
-                done += n as usize;
-            } else if n < 0 && matches!(sys::errno(), libc::EINTR | libc::EAGAIN) {
-                continue;
-            } else {
-                self.stopped = true;
-            }
+        let now = sys::monotonic_ns();
+        let half = self.started_ns + self.deadline_ns.saturating_sub(self.started_ns) / 2;
+        if self.streaming || now >= half {
+            // A slow dump writes what it has while there is time.
+            self.streaming = true;
+            self.emit();
+        } else {
+            PENDING_WRITER.store(self as *mut Writer, Ordering::Release);
         }
-        self.len = 0;
     }
 
-    fn wait_writable(&self) -> bool {
-        let now = sys::monotonic_ns();
-        if now >= self.deadline_ns {
-            return false;
+    /// The turn on the destination, taken now if it was not yet (waiting for
+    /// it within the deadline): how long that took and whether it came.
+    pub fn turn(&mut self) -> TurnReport {
+        let turn = self.take_turn();
+        TurnReport {
+            waited_ns: turn.waited_ns,
+            late: turn.late,
         }
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events: libc::POLLOUT,
-            revents: 0,
+    }
+
+    fn take_turn(&mut self) -> &Turn {
+        let (fd, deadline_ns) = (self.fd, self.deadline_ns);
+        self.turn.get_or_insert_with(|| Turn::take(fd, deadline_ns))
+    }
+
+    /// Writes out everything pending, the way the destination allows.
+    fn emit(&mut self) {
+        if !self.stopped && self.pending.len() > 0 {
+            let route = self.take_turn().route;
+            let mut bytes = self.pending.bytes();
+            while !bytes.is_empty() && !self.stopped {
+                let (fd, n) = match route {
+                    Route::Whole(fd) | Route::Send(fd) => (fd, bytes.len()),
+                    Route::Chunks(fd) => (fd, buffer::chunk_len(bytes)),
+                };
+                let done = write_all(
+                    fd,
+                    &bytes[..n],
+                    matches!(route, Route::Send(_)),
+                    !matches!(route, Route::Chunks(_)),
+                    self.deadline_ns,
+                );
+                self.stopped = done < n;
+                bytes = &bytes[n..];
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+/// Writes `bytes` to `fd` (with `send(2)` and `MSG_DONTWAIT` if `send`),
+/// each call after `poll` says the descriptor is ready, until all is written,
+/// a write fails or the deadline passes. Returns the bytes written. A
+/// descriptor that never blocks (`nonblocking`) gets one more write when the
+/// wait is over: it costs no time, and a dump whose making overran its
+/// deadline still arrives.
+fn write_all(fd: i32, bytes: &[u8], send: bool, nonblocking: bool, deadline_ns: u64) -> usize {
+    let mut done = 0;
+    let mut last_try = nonblocking;
+    while done < bytes.len() {
+        if !wait_writable(fd, deadline_ns) {
+            if !last_try {
+                break;
+            }
+            last_try = false;
+        }
+        let rest = &bytes[done..];
+        let n = if send {
+            // SAFETY: the pointer and length describe rest; no address.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_sendto,
+                    fd,
+                    rest.as_ptr(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    core::ptr::null::<libc::sockaddr>(),
+                    0,
+                ) as isize
+            }
+        } else {
+            // SAFETY: the pointer and length describe rest.
+            unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) }
         };
-        let ms = ((self.deadline_ns - now) / 1_000_000).clamp(1, i32::MAX as u64) as i32;
-        loop {
-            // SAFETY: pfd is one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r > 0 {
-                // POLLERR/POLLHUP: let write report the error.
-                return true;
-            }
-            if r == 0 || sys::errno() != libc::EINTR || sys::monotonic_ns() >= self.deadline_ns {
-                return false;
-            }
+        if n > 0 {
+            done += n as usize;
+        } else if n < 0 && sys::errno() == libc::EINTR
+            || n < 0 && sys::errno() == libc::EAGAIN && sys::monotonic_ns() < deadline_ns
+        {
+            continue;
+        } else {
+            break;
+        }
+    }
+    done
+}
+
+fn wait_writable(fd: i32, deadline_ns: u64) -> bool {
+    let now = sys::monotonic_ns();
+    if now >= deadline_ns {
+        return false;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = ((deadline_ns - now) / 1_000_000).clamp(1, i32::MAX as u64) as i32;
+    loop {
+        // SAFETY: pfd is one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r > 0 {
+            // POLLERR/POLLHUP: let write report the error.
+            return true;
+        }
+        if r == 0 || sys::errno() != libc::EINTR || sys::monotonic_ns() >= deadline_ns {
+            return false;
         }
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.flush();
+        self.emit();
+        let me: *mut Writer = self;
+        let _ = PENDING_WRITER.compare_exchange(
+            me,
+            core::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        // The lock goes only after the last byte.
+        self.turn = None;
         if !self.sigpipe_was_pending && sys::sigismember(&sys::sigpending(), libc::SIGPIPE) {
             sys::consume_pending(libc::SIGPIPE);
         }
@@ -275,36 +400,92 @@ impl Drop for Writer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writer_chunks_end_at_lines() {
-        // A datagram socket keeps every write(2) apart on the reading side.
+    /// The sizes of the records a SEQPACKET socket received from `w`
+    /// (every write(2) stays one record), after `produce` and again after
+    /// the writer is dropped.
+    fn records(whole: bool, produce: impl FnOnce(&mut Writer)) -> (Vec<isize>, Vec<isize>) {
         let mut fds = [0; 2];
         // SAFETY: fds is writable for two descriptors.
         let r =
             unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, fds.as_mut_ptr()) };
         assert_eq!(r, 0);
-        let mut w = Writer::new(fds[1], sys::monotonic_ns() + 1_000_000_000);
+        let read_all = || {
+            let mut sizes = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                // SAFETY: buf is writable for its length.
+                let n = unsafe {
+                    libc::recv(
+                        fds[0],
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n <= 0 {
+                    return sizes;
+                }
+                assert_eq!(buf[n as usize - 1], b'\n', "every chunk ends a line");
+                sizes.push(n);
+            }
+        };
+        let deadline = sys::monotonic_ns() + 1_000_000_000;
+        let mut w = Writer::with(fds[1], deadline, Pending::new(whole));
+        produce(&mut w);
+        let during = read_all();
+        drop(w);
+        let after = read_all();
+        // SAFETY: closing our own descriptors.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        (during, after)
+    }
+
+    fn five_lines_and_a_flush(w: &mut Writer) {
         let line = [b'a'; 1000];
         for _ in 0..5 {
             w.line_bytes(&line);
         }
-        drop(w);
-        let mut sizes = Vec::new();
-        let mut buf = [0u8; 8192];
-        // SAFETY: closing our own write end, then reading our own socket.
-        unsafe { libc::close(fds[1]) };
-        loop {
-            // SAFETY: buf is writable for its length.
-            let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            assert_eq!(buf[n as usize - 1], b'\n', "every chunk ends a line");
-            sizes.push(n);
+        w.flush();
+    }
+
+    #[test]
+    fn writer_chunks_end_at_lines() {
+        // A record socket takes a dump in line-aligned chunks: written at the
+        // end when it is built whole, as it goes without the memory.
+        let (during, after) = records(true, five_lines_and_a_flush);
+        assert_eq!((during, after), (vec![], vec![4004, 1001]));
+        let (during, after) = records(false, five_lines_and_a_flush);
+        assert_eq!((during, after), (vec![4004, 1001], vec![]));
+    }
+
+    #[test]
+    fn a_whole_dump_is_one_write_at_the_end() {
+        let mut fds = [0; 2];
+        // SAFETY: fds is writable for two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let queued = || {
+            let mut n: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            unsafe { libc::ioctl(fds[0], libc::FIONREAD, &mut n) };
+            n
+        };
+        let mut w = Writer::new(fds[1], sys::monotonic_ns() + 1_000_000_000);
+        for _ in 0..20 {
+            w.line_bytes(&[b'b'; 999]);
+            w.flush();
         }
-        // SAFETY: closing our own read end.
-        unsafe { libc::close(fds[0]) };
-        assert_eq!(sizes, vec![4004, 1001]);
+        assert_eq!(queued(), 0, "nothing written before the end");
+        assert!(!w.turn().late);
+        drop(w);
+        assert_eq!(queued(), 20_000);
+        // SAFETY: closing our own descriptors.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
     }
 
     #[test]

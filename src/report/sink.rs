@@ -3,6 +3,7 @@
 //! it. Everything a sink receives is borrowed; a sink writes through its
 //! [`Writer`](crate::report::output::Writer) and allocates nothing.
 
+use crate::report::output::Writer;
 use crate::sys::arch::Registers;
 
 pub struct DumpHeader<'a> {
@@ -87,6 +88,16 @@ pub struct FrameLine<'a> {
     pub module_offset: u64,
 }
 
+/// One Python frame, placed among the native frames (the dump's `python` module).
+pub struct PythonFrameLine<'a> {
+    pub index: usize,
+    /// `co_qualname` (3.11+) or `co_name`, as UTF-8; `??` when unreadable.
+    pub function: &'a [u8],
+    pub file: &'a [u8],
+    /// `None` where the line table gives no line.
+    pub line: Option<u32>,
+}
+
 pub struct ModuleLine<'a> {
     pub bias: u64,
     pub path: &'a [u8],
@@ -101,6 +112,7 @@ pub trait Sink {
     fn event(&mut self, event: &Event);
     fn thread_begin(&mut self, thread: &ThreadHeader);
     fn frame(&mut self, frame: &FrameLine);
+    fn python_frame(&mut self, frame: &PythonFrameLine);
     fn frames_omitted(&mut self, count: u64);
     /// The thread gave no stack; `why` says what is known.
     fn no_answer(&mut self, why: &[u8]);
@@ -113,4 +125,6 @@ pub trait Sink {
     fn flush(&mut self);
     /// The writer gave up (deadline, closed reader): stop producing.
     fn stopped(&self) -> bool;
+    /// The writer underneath (for the dump's turn on its output).
+    fn writer(&mut self) -> &mut Writer;
 }

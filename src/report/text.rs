@@ -5,7 +5,7 @@ use core::fmt::Write as _;
 use crate::format::line::{Line, utc_timestamp};
 use crate::report::output::Writer;
 use crate::report::sink::{
-    Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader,
+    Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, PythonFrameLine, Sink, ThreadHeader,
 };
 use crate::sys::arch::{Registers, reg};
 
@@ -199,6 +199,15 @@ impl Sink for TextSink<'_> {
         self.emit();
     }
 
+    fn python_frame(&mut self, f: &PythonFrameLine) {
+        let _ = write!(self.line, "  #{:<2} [python] ", f.index);
+        self.line.escaped(f.function);
+        self.line.push(b" at ");
+        self.line.escaped(f.file);
+        let _ = write!(self.line, ":{}", f.line.unwrap_or(0));
+        self.emit();
+    }
+
     fn frames_omitted(&mut self, count: u64) {
         let _ = write!(self.line, "  ... {count} frames not shown ...");
         self.emit();
@@ -273,6 +282,10 @@ impl Sink for TextSink<'_> {
 
     fn stopped(&self) -> bool {
         self.writer.stopped
+    }
+
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
     }
 }
 

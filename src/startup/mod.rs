@@ -46,6 +46,7 @@ fn init() {
         var("FAULTHANDLER_DEADLINE"),
         var("FAULTHANDLER_DWARF_BUDGET"),
         var("FAULTHANDLER_STATS"),
+        var("FAULTHANDLER_PYTHON"),
     ];
     let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
     let env = Environment {
@@ -58,6 +59,7 @@ fn init() {
         deadline: bytes(6),
         dwarf_budget: bytes(7),
         stats: bytes(8),
+        python: bytes(9),
     };
     let parsed = config::parse(
         &env,

@@ -153,6 +153,7 @@ fn fault_in_dump(sig: i32) {
         0 => sig,
         s => s,
     };
+    crate::report::output::write_pending_after_fault();
     // One writev of three static pieces: no buffer on the signal stack,
     // which may be a program's small one.
     let parts: [&[u8]; 3] = [

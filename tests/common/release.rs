@@ -1,17 +1,26 @@
-//! Checks of a built library's ELF headers (tests/ship.rs, tests/ports.rs):
-//! the glibc versions it requires, the libraries it needs, what it exports.
+//! The release libraries (scripts/build-release.sh) and what their ELF
+//! headers must say: the glibc versions they require, the libraries they
+//! need, what they export (tests/ship, tests/ports.rs).
 
 use std::path::Path;
 use std::process::Command;
 
-pub fn readelf(args: &[&str], lib: &Path) -> String {
-    let out = Command::new("readelf")
-        .args(args)
-        .arg(lib)
+use super::dirs::root;
+use super::elf::readelf;
+
+/// Runs scripts/build-release.sh for these builds (`x86_64-glibc`, ...);
+/// panics with its output if it fails.
+pub fn build_release(names: &[&str]) {
+    let out = Command::new(root().join("scripts/build-release.sh"))
+        .args(names)
         .output()
-        .expect("readelf (binutils)");
-    assert!(out.status.success(), "readelf {args:?} {}", lib.display());
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("scripts/build-release.sh");
+    assert!(
+        out.status.success(),
+        "build-release.sh {names:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What the library may export, each with its reason (the README's list of

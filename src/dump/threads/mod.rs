@@ -168,7 +168,8 @@ impl Others {
             let Some(Syscall::InCall { sp, pc, .. }) = e.asleep else {
                 continue;
             };
-            let collected = stacks.collect(&Registers::from_pc_sp_fp(pc, sp, 0), false, true);
+            let collected =
+                stacks.collect(e.tid, &Registers::from_pc_sp_fp(pc, sp, 0), false, true);
             if tasks::syscall(e.tid) == e.asleep {
                 walked[i] = Some(Ok(collected));
             } else if let Some(park) = &self.park {
@@ -187,7 +188,7 @@ impl Others {
             }
             *slot = Some(match self.answer(i) {
                 Answer::Stack { regs, from_syscall } => {
-                    Ok(stacks.collect(&regs, false, from_syscall))
+                    Ok(stacks.collect(self.entries[i].tid, &regs, false, from_syscall))
                 }
                 Answer::Nothing(reason) => Err(reason),
             });

@@ -13,8 +13,9 @@
 //! `user_signal`, `api`)`, "signal"` (`{"number", "name", "code", "code_name",
 //! "address", "sender_pid", "sender_uid", "syscall"}` or `null`)`, "title",
 //! "cause", "timeout_seconds", "threads": [{"tid", "name", "current",
-//! "frames": [{"index", "ip", "function", "offset", "module", "module_offset",
-//! "file", "line", "inlined"}], "frames_not_shown", "answered", "no_answer"}],
+//! "frames": [{"index", "kind" (`native` or `python`), "ip", "function",
+//! "offset", "module", "module_offset", "file", "line", "inlined"}],
+//! "frames_not_shown", "answered", "no_answer"}],
 //! "threads_not_shown", "registers", "modules": [{"path", "base",
 //! "build_id"}], "notes": [..], "notes_not_shown"}`.
 //!
@@ -31,7 +32,9 @@ mod escape;
 
 use crate::format::line::{Line, utc_timestamp};
 use crate::report::output::Writer;
-use crate::report::sink::{Detail, DumpHeader, Event, FrameLine, ModuleLine, Sink, ThreadHeader};
+use crate::report::sink::{
+    Detail, DumpHeader, Event, FrameLine, ModuleLine, PythonFrameLine, Sink, ThreadHeader,
+};
 use crate::report::text::write_cause;
 use crate::sys::arch::{Registers, reg};
 use escape::{Buf, HEX, Out, dec, hex, opt_hex, opt_string, seconds, string};
@@ -136,6 +139,26 @@ impl<'w> JsonSink<'w> {
     fn key_bool(&mut self, key: &str, value: bool) {
         self.key(key);
         self.put(if value { b"true" } else { b"false" });
+    }
+
+    /// Opens a frame object (`{"index":N,"kind":KIND`), opening the thread's
+    /// list first; false when the thread takes no more frames.
+    fn frame_start(&mut self, index: usize, kind: &[u8]) -> bool {
+        match self.thread.frames {
+            _ if !self.thread.open => return false,
+            Frames::Closed => return false,
+            Frames::Open => self.put(b","),
+            Frames::NotStarted => {
+                self.put(b",\"frames\":[");
+                self.thread.frames = Frames::Open;
+            }
+        }
+        self.put(b"{\"index\":");
+        dec(self.writer, index as i64);
+        self.put(b",\"kind\":\"");
+        self.put(kind);
+        self.put(b"\"");
+        true
     }
 
     /// Ends the thread being written, with what was learned about it.
@@ -322,17 +345,9 @@ impl Sink for JsonSink<'_> {
     }
 
     fn frame(&mut self, f: &FrameLine) {
-        match self.thread.frames {
-            _ if !self.thread.open => return,
-            Frames::Closed => return,
-            Frames::Open => self.put(b","),
-            Frames::NotStarted => {
-                self.put(b",\"frames\":[");
-                self.thread.frames = Frames::Open;
-            }
+        if !self.frame_start(f.index, b"native") {
+            return;
         }
-        self.put(b"{\"index\":");
-        dec(self.writer, f.index as i64);
         self.key_hex("ip", (!self.secure).then_some(f.addr));
         self.key_string("function", f.function);
         self.key_hex("offset", f.offset);
@@ -341,6 +356,21 @@ impl Sink for JsonSink<'_> {
         self.key_string("file", f.file);
         self.key_dec("line", f.line.map(i64::from));
         self.key_bool("inlined", f.inlined);
+        self.put(b"}");
+    }
+
+    fn python_frame(&mut self, f: &PythonFrameLine) {
+        if !self.frame_start(f.index, b"python") {
+            return;
+        }
+        self.key_hex("ip", None);
+        self.key_string("function", Some(f.function));
+        self.key_hex("offset", None);
+        self.key_string("module", None);
+        self.key_hex("module_offset", None);
+        self.key_string("file", Some(f.file));
+        self.key_dec("line", f.line.map(i64::from));
+        self.key_bool("inlined", false);
         self.put(b"}");
     }
 
@@ -427,6 +457,10 @@ impl Sink for JsonSink<'_> {
 
     fn stopped(&self) -> bool {
         self.writer.stopped
+    }
+
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Environment<'a> {
     pub deadline: Option<&'a [u8]>,
     pub dwarf_budget: Option<&'a [u8]>,
     pub stats: Option<&'a [u8]>,
+    pub python: Option<&'a [u8]>,
 }
 
 /// What the process is, as far as parsing is concerned.
@@ -46,6 +47,15 @@ pub struct Process {
 pub struct Parsed {
     pub config: Config,
     pub warnings: Vec<String>,
+}
+
+/// An on/off variable; empty is off.
+fn parse_switch(value: &[u8]) -> Result<bool, &'static str> {
+    match parse_faulthandler(value) {
+        Ok(FaultHandler::Enabled) => Ok(!value.is_empty()),
+        Ok(FaultHandler::Disabled) => Ok(false),
+        _ => Err("expected 1/on/yes/true or 0/off/no/false"),
+    }
 }
 
 pub fn parse(env: &Environment, process: Process) -> Parsed {
@@ -75,14 +85,16 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
         }
     }
     if let Some(value) = env.stats {
-        match parse_faulthandler(value) {
-            Ok(FaultHandler::Enabled) => config.stats = !value.is_empty(),
-            Ok(FaultHandler::Disabled) => {}
-            _ => warn(
-                "FAULTHANDLER_STATS",
-                value,
-                "expected 1/on/yes/true or 0/off/no/false",
-            ),
+        match parse_switch(value) {
+            Ok(on) => config.stats = on,
+            Err(why) => warn("FAULTHANDLER_STATS", value, why),
+        }
+    }
+    if let Some(value) = env.python {
+        match parse_switch(value) {
+            // Set but empty: the default, on.
+            Ok(on) => config.python = on || value.is_empty(),
+            Err(why) => warn("FAULTHANDLER_PYTHON", value, why),
         }
     }
     if let Some(value) = env.format {
@@ -269,10 +281,12 @@ mod tests {
             dwarf_budget: Some(b"soon"),
             format: Some(b"JSON"),
             stats: Some(b"on"),
+            python: Some(b"off"),
             ..Default::default()
         };
         let p = parse(&env, PROC);
-        assert!(p.config.stats);
+        assert!(p.config.stats && !p.config.python);
+        assert!(parse(&Environment::default(), PROC).config.python);
         assert_eq!(p.config.max_frames, 20);
         assert_eq!(p.config.max_threads, DEFAULT_MAX_THREADS);
         assert_eq!(p.config.deadline, Duration::from_millis(250));

@@ -1,0 +1,61 @@
+//! Stacks the unwinder cannot trust: smashed stack and frame pointer, a call
+//! through a garbage function pointer.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+#[test]
+fn smashed_stack_and_frame_pointer() {
+    let prog = faults_o0();
+    // Pointers into nothing, then into readable junk.
+    for readable in [false, true] {
+        let mut runner = Runner::new(&prog)
+            .arg("smash")
+            .timeout(Duration::from_secs(20));
+        if readable {
+            runner = runner.env("FAULTS_SMASH", "readable");
+        }
+        let run = runner.run();
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = assert_complete(&run);
+        let current = dump.current();
+        assert_eq!(current.names()[0], "do_smash", "readable={readable}");
+        assert!(
+            current.frames.len() <= 2,
+            "nothing to unwind past the junk: {:?}",
+            current.names()
+        );
+    }
+}
+
+#[test]
+fn call_through_a_garbage_function_pointer() {
+    let prog = faults_o0();
+    let run = Runner::new(&prog).arg("bad-pointer").run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    assert_eq!(
+        dump.event.as_deref(),
+        Some("Fatal error: Segmentation fault (SIGSEGV, SEGV_MAPERR, address 0xdead0000)")
+    );
+    assert!(
+        dump.cause
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Cause: jump to an unmapped address")
+    );
+    let current = dump.current();
+    let f0 = &current.frames[0];
+    assert_eq!((f0.function.as_str(), f0.offset), ("??", None));
+    assert_eq!(f0.addr, 0xdead0000);
+    assert_eq!(f0.module, "[anonymous]");
+    assert_eq!(
+        current.names()[1],
+        "do_bad_pointer",
+        "frame 1 is the caller"
+    );
+    current.assert_chain(&chain_of("do_bad_pointer"));
+    let gdb = gdb_backtrace_past_main(&prog, &["bad-pointer"], &[], &[]);
+    assert_matches_gdb(current, &gdb, "??", None);
+}
