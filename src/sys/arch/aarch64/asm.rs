@@ -31,18 +31,6 @@ pub unsafe fn call_on_stack(
     }
 }
 
-unsafe extern "C" {
-    /// The start routine of a wrapped thread, given an argument whose first
-    /// word is a `prepare` function: calls `prepare(arg)`, which returns
-    /// the program's routine and its argument (in `x0:x1`), then branches to
-    /// that routine with the stack, x29 and x30 as the thread started, so
-    /// that no frame of ours stays behind.
-    fn faultdump_thread_trampoline();
-}
-
-/// [`faultdump_thread_trampoline`], as a value.
-pub const THREAD_TRAMPOLINE: unsafe extern "C" fn() = faultdump_thread_trampoline;
-
 // x16: the register an indirect branch into a `bti c` landing pad may use.
 core::arch::global_asm!(
     ".pushsection .text.faultdump_thread_trampoline,\"ax\",%progbits",
@@ -71,38 +59,4 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-core::arch::global_asm!(
-    // _Unwind_Reason_Code _Unwind_Backtrace(trace, arg): _URC_END_OF_STACK.
-    ".globl _Unwind_Backtrace",
-    ".type _Unwind_Backtrace, %function",
-    "_Unwind_Backtrace:",
-    "    mov w0, #5",
-    "    ret",
-    // Accessors of an unwind context: there is never one.
-    ".globl _Unwind_GetIP, _Unwind_GetIPInfo, _Unwind_GetDataRelBase",
-    ".globl _Unwind_GetTextRelBase, _Unwind_GetRegionStart",
-    ".globl _Unwind_GetLanguageSpecificData",
-    ".type _Unwind_GetIP, %function",
-    ".type _Unwind_GetIPInfo, %function",
-    ".type _Unwind_GetDataRelBase, %function",
-    ".type _Unwind_GetTextRelBase, %function",
-    ".type _Unwind_GetRegionStart, %function",
-    ".type _Unwind_GetLanguageSpecificData, %function",
-    "_Unwind_GetIP:",
-    "_Unwind_GetIPInfo:",
-    "_Unwind_GetDataRelBase:",
-    "_Unwind_GetTextRelBase:",
-    "_Unwind_GetRegionStart:",
-    "_Unwind_GetLanguageSpecificData:",
-    "    mov x0, #0",
-    "    ret",
-    // Used only in the middle of an unwind, which panic=abort never starts.
-    ".globl _Unwind_SetGR, _Unwind_SetIP, _Unwind_Resume",
-    ".type _Unwind_SetGR, %function",
-    ".type _Unwind_SetIP, %function",
-    ".type _Unwind_Resume, %function",
-    "_Unwind_SetGR:",
-    "_Unwind_SetIP:",
-    "_Unwind_Resume:",
-    "    brk #0",
-);
+crate::sys::arch::unwind_stand_ins!(end_of_stack: "    mov w0, #5", zero: "    mov x0, #0", trap: "    brk #0");

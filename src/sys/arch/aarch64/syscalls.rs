@@ -2,15 +2,9 @@
 //! kernel's generic numbering (`<asm-generic/unistd.h>`, the arm64 cross
 //! headers, and newer numbers up to 466).
 
-pub fn syscall_name(nr: i64) -> Option<&'static str> {
-    let nr = usize::try_from(nr).ok()?;
-    NAMES.split(' ').nth(nr).filter(|&n| n != "-")
-}
-
-/// The names in number order, separated by one space; `-` where a number
-/// has no system call (one string: see the x86_64 twin).
+/// The names for [`crate::sys::arch::syscall_name`].
 #[rustfmt::skip]
-const NAMES: &str = concat!(
+pub const NAMES: &str = concat!(
     "io_setup io_destroy io_submit io_cancel io_getevents setxattr lsetxattr ",
     "fsetxattr getxattr lgetxattr fgetxattr listxattr llistxattr flistxattr ",
     "removexattr lremovexattr fremovexattr getcwd lookup_dcookie eventfd2 ",
@@ -64,7 +58,7 @@ const NAMES: &str = concat!(
 
 #[cfg(test)]
 mod tests {
-    use super::syscall_name;
+    use crate::sys::arch::syscall_name;
 
     #[test]
     fn names_by_number() {
