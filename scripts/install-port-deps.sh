@@ -34,14 +34,12 @@ if [ ${#apt_need[@]} -gt 0 ] || [ ${#arm64_need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends ${apt_need[@]+"${apt_need[@]}"} \
     ${arm64_need[@]+"${arm64_need[@]}"} >/dev/null
 fi
-if command -v rustup >/dev/null; then
-  installed=$(rustup target list --installed)
-  for t in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-    grep -qx "$t" <<<"$installed" && continue
-    if ! err=$(rustup target add "$t" 2>&1); then
-      echo "install-port-deps: no Rust target $t: $(tail -n 1 <<<"$err")" >&2
-    fi
-  done
-else
-  echo "install-port-deps: no Rust target (any): rustup is not installed" >&2
-fi
+installed=$(rustup target list --installed 2>/dev/null || true)
+for t in aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  grep -qx "$t" <<<"$installed" && continue
+  if ! command -v rustup >/dev/null; then
+    echo "install-port-deps: no Rust target $t: rustup is not installed" >&2
+  elif ! err=$(rustup target add "$t" 2>&1); then
+    echo "install-port-deps: no Rust target $t: $(tail -n 1 <<<"$err")" >&2
+  fi
+done
