@@ -122,7 +122,9 @@ pub trait Sink {
     fn module(&mut self, module: &ModuleLine);
     fn end(&mut self, pid: i32);
     /// Writes out what is buffered, so that it survives a later fault.
-    fn flush(&mut self);
+    fn flush(&mut self) {
+        self.writer().flush();
+    }
     /// The writer gave up (deadline, closed reader): stop producing.
     fn stopped(&self) -> bool;
     /// The writer underneath (for the dump's turn on its output).

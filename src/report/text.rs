@@ -276,10 +276,6 @@ impl Sink for TextSink<'_> {
         self.writer.flush();
     }
 
-    fn flush(&mut self) {
-        self.writer.flush();
-    }
-
     fn stopped(&self) -> bool {
         self.writer.stopped
     }

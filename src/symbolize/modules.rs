@@ -14,7 +14,8 @@ use core::ops::Range;
 
 use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder, UnwinderNative};
 
-use crate::elf::{self as elfparse, ProgramHeader};
+use crate::elf::dynamic::DynamicTables;
+use crate::elf::{self as elfparse, PT_DYNAMIC, ProgramHeader};
 use crate::sys::memory::Memory;
 
 /// Bounds on what a corrupted loader list can make a dump read.
@@ -85,6 +86,19 @@ pub struct Module {
 }
 
 impl Module {
+    /// The module's dynamic symbol and hash tables, read from its loaded
+    /// `PT_DYNAMIC`.
+    pub fn dynamic_tables(&self, memory: &Memory) -> Option<DynamicTables> {
+        let dynamic = self.phdrs.iter().find(|p| p.kind == PT_DYNAMIC)?;
+        DynamicTables::read(
+            &|a| memory.read_u64(a),
+            self.bias.wrapping_add(dynamic.vaddr),
+            dynamic.memsz,
+            self.bias,
+            &self.avma,
+        )
+    }
+
     /// Whether `addr` lies in an executable segment.
     pub fn is_code(&self, addr: u64) -> bool {
         self.phdrs.iter().any(|p| {

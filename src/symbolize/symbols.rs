@@ -13,7 +13,6 @@
 use core::cell::OnceCell;
 use core::fmt::Write as _;
 
-use crate::elf::dynamic::DynamicTables;
 use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
 use crate::format::line::Line;
 use crate::symbolize::debugfile;
@@ -179,17 +178,7 @@ fn find_debug_file(module: &Module, image: Option<&ElfImage>) -> Option<sys::Map
 /// Exported symbols from the loaded image: `DT_SYMTAB`, `DT_STRTAB`, and the
 /// symbol count from `DT_HASH` or `DT_GNU_HASH`.
 fn dynamic_symbols(module: &Module, memory: &Memory) -> Option<SymbolIndex<'static>> {
-    let dynamic = module
-        .phdrs
-        .iter()
-        .find(|p| p.kind == crate::elf::PT_DYNAMIC)?;
-    let tables = DynamicTables::read(
-        &|a| memory.read_u64(a),
-        module.bias.wrapping_add(dynamic.vaddr),
-        dynamic.memsz,
-        module.bias,
-        &module.avma,
-    )?;
+    let tables = module.dynamic_tables(memory)?;
     let read_u32 = |addr: u64| {
         let mut b = [0u8; 4];
         memory.read(addr, &mut b).then(|| u32::from_le_bytes(b))

@@ -21,7 +21,6 @@ use core::fmt::Write as _;
 
 pub use frames::PyStack;
 
-use crate::elf::PT_DYNAMIC;
 use crate::elf::dynamic::DynamicTables;
 use crate::format::line::Line;
 use crate::report::sink::{PythonFrameLine, Sink};
@@ -154,14 +153,7 @@ struct Symbols<'m> {
 
 impl<'m> Symbols<'m> {
     fn of(m: &Module, memory: &'m Memory) -> Option<Symbols<'m>> {
-        let dynamic = m.phdrs.iter().find(|p| p.kind == PT_DYNAMIC)?;
-        let tables = DynamicTables::read(
-            &|a| memory.read_u64(a),
-            m.bias.wrapping_add(dynamic.vaddr),
-            dynamic.memsz,
-            m.bias,
-            &m.avma,
-        )?;
+        let tables = m.dynamic_tables(memory)?;
         Some(Symbols {
             tables,
             bias: m.bias,

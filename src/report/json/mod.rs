@@ -451,10 +451,6 @@ impl Sink for JsonSink<'_> {
         self.writer.flush();
     }
 
-    fn flush(&mut self) {
-        self.writer.flush();
-    }
-
     fn stopped(&self) -> bool {
         self.writer.stopped
     }
