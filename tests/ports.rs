@@ -591,3 +591,78 @@ fn install_picks_the_library_that_fits_the_root() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The arm64 glibc library under Debian 11's arm64 glibc 2.31 (fetched by
+/// scripts/fetch-old-glibc.sh arm64; libpthread still a library of its
+/// own), preloaded into a program linked for glibc 2.17 by
+/// build-release.sh's zig: a crash and a crash in a thread, dumped.
+#[test]
+fn aarch64_glibc_library_runs_under_glibc_2_31() {
+    let Some(lib) = library(&AARCH64_GLIBC) else {
+        return;
+    };
+    let out = Command::new(root().join("scripts/fetch-old-glibc.sh"))
+        .arg("arm64")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(77) {
+        eprintln!("SKIPPED: arm64 glibc 2.31: {stderr}");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let sysroot = libdir.ancestors().nth(2).unwrap();
+    // zig (installed by build-release.sh) links against glibc 2.17's
+    // symbol versions; it is clang, so `noipa` is ignored and the chain is
+    // partly inlined.
+    let zig = root().join("target/release-tools/venv/bin/python3");
+    let prog = build(
+        &zig.to_string_lossy(),
+        "ports.c",
+        "ports-aarch64-glibc-2.17",
+        &[
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            "aarch64-linux-gnu.2.17",
+            "-g",
+            "-O1",
+            "-pthread",
+            "-rdynamic",
+            "-Wno-unknown-attributes",
+        ],
+    );
+    for (mode, current) in [("segv", "crash_outer"), ("thread", "crash_worker")] {
+        let run = Runner::new("qemu-aarch64")
+            .arg("-L")
+            .arg(sysroot)
+            .arg("-E")
+            .arg(format!("LD_PRELOAD={}", lib.display()))
+            .arg(&prog)
+            .arg(mode)
+            .without_library()
+            .timeout(Duration::from_secs(60))
+            .run();
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = run.dump();
+        assert!(dump.complete, "{}", run.stderr);
+        for module in ["libc-2.31.so", "libpthread-2.31.so"] {
+            assert!(
+                dump.modules.iter().any(|m| m.contains(module)),
+                "{module}: {:?}",
+                dump.modules
+            );
+        }
+        assert!(dump.current().names().contains(&current), "{}", run.stderr);
+        if mode == "thread" {
+            let idle = dump
+                .threads
+                .iter()
+                .filter(|t| t.names().contains(&"idle_worker"))
+                .count();
+            assert_eq!(idle, 3, "{}", run.stderr);
+        }
+    }
+}
