@@ -3,7 +3,7 @@
 //! on the dumping thread's tid, so a handler can take it whatever the
 //! interrupted code held.
 
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
@@ -28,9 +28,12 @@ pub fn dump_mask() -> libc::sigset_t {
 
 /// Kernel tid of the thread writing a dump, 0 when none.
 static DUMPER: AtomicI32 = AtomicI32::new(0);
-/// A fatal dump has started: the process is going down, later faults in
-/// other threads wait for it and then die without a dump of their own.
-static FATAL_STARTED: AtomicBool = AtomicBool::new(false);
+/// The pid of the process whose fatal dump has started, 0 if none: that
+/// process is going down, later faults in its other threads wait for it
+/// and then die without a dump of their own. Keyed by process: a `vfork`
+/// child shares this memory, and its own fatal dump must not silence the
+/// parent's.
+static FATAL_STARTED: AtomicI32 = AtomicI32::new(0);
 /// The signal of the fatal dump in progress, for a fault inside the dump.
 static FATAL_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
@@ -47,17 +50,18 @@ pub enum Claim {
 /// Takes the dump lock, waiting for another thread's dump up to `wait_ns`.
 pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
     let me = sys::gettid();
+    let pid = sys::getpid();
     let give_up = sys::monotonic_ns().saturating_add(wait_ns);
     loop {
         match DUMPER.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 if let Some(sig) = fatal_signal {
-                    if FATAL_STARTED.swap(true, Ordering::AcqRel) {
+                    if FATAL_STARTED.swap(pid, Ordering::AcqRel) == pid {
                         DUMPER.store(0, Ordering::Release);
                         return Claim::Declined;
                     }
                     FATAL_SIGNAL.store(sig, Ordering::Release);
-                } else if FATAL_STARTED.load(Ordering::Acquire) {
+                } else if FATAL_STARTED.load(Ordering::Acquire) == pid {
                     DUMPER.store(0, Ordering::Release);
                     return Claim::Declined;
                 }
@@ -81,5 +85,9 @@ pub fn release() {
 
 /// The signal whose fatal dump is in progress (for a fault inside the dump).
 pub fn fatal_signal_in_progress() -> i32 {
-    FATAL_SIGNAL.load(Ordering::Acquire)
+    if FATAL_STARTED.load(Ordering::Acquire) == sys::getpid() {
+        FATAL_SIGNAL.load(Ordering::Acquire)
+    } else {
+        0
+    }
 }

@@ -30,6 +30,7 @@ use crate::report::text::TextSink;
 use crate::settings::{Config, Format};
 use crate::symbolize::dwarf::{self, Resolver, Sources};
 use crate::symbolize::modules::{ModuleKind, Modules};
+use crate::symbolize::snapshot;
 use crate::symbolize::symbols::{Symbolizer, demangle_into};
 use crate::sys;
 use crate::sys::arch::Registers;
@@ -158,7 +159,16 @@ struct ExePath {
 impl ExePath {
     fn read() -> ExePath {
         let mut buf = [0u8; 4096];
-        let len = sys::readlink(c"/proc/self/exe", &mut buf).map_or(0, |p| p.len());
+        let mut len = sys::readlink(c"/proc/self/exe", &mut buf).map_or(0, |p| p.len());
+        // Without /proc: the path resolved at start-up.
+        if len == 0
+            && let Some(path) = snapshot::get()
+                .map(|s| s.exe_path)
+                .filter(|p| p.len() <= buf.len())
+        {
+            buf[..path.len()].copy_from_slice(path);
+            len = path.len();
+        }
         ExePath { buf, len }
     }
 
@@ -192,7 +202,9 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let sink = format.sink();
     begin(sink, &exe, &target);
 
-    let memory = Memory::new(Maps::read());
+    let maps = Maps::read();
+    let maps_errno = sys::errno();
+    let memory = Memory::new(maps);
     // For the stacks of threads that are not stopped (seen through /proc):
     // every read goes through the kernel, which fails cleanly on memory a
     // running thread unmapped since the maps were read.
@@ -206,6 +218,13 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         },
     };
     sink.event(&event);
+    if memory.maps().is_none() {
+        let mut note = Line::new();
+        note.push(b"faultdump: /proc/self/maps could not be read (");
+        note.push(names::errno_name(maps_errno).as_bytes());
+        note.push(b"): memory is read through the kernel, code outside modules is not named");
+        sink.note(note.as_bytes());
+    }
     sink.flush();
 
     // Stop the other threads first, so that the process holds still while
@@ -222,6 +241,18 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     });
 
     let modules = Modules::discover(&memory, exe.path());
+    if modules.rejected() > 0 {
+        let mut note = Line::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut note,
+            format_args!(
+                "faultdump: {} entries of the loader's list of objects failed validation \
+                 (ELF header, program headers, ranges) and were left out",
+                modules.rejected()
+            ),
+        );
+        sink.note(note.as_bytes());
+    }
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
@@ -277,6 +308,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     }
     if let Some(others) = others {
         others.print(&mut stacks, sink);
+    }
+    let mut note = Line::new();
+    if symbolizer.unopened_note(&modules, &mut note) {
+        sink.note(note.as_bytes());
     }
 
     if let Trigger::Fatal { regs, .. } = trigger {
@@ -545,8 +580,8 @@ impl Stacks<'_> {
             sink.note(note.as_bytes());
         }
         let mut frames = core::mem::take(&mut self.dwarf_frames);
-        // Nothing of the previous frame's: a frame in no module (JIT code,
-        // qemu's own threads) gets no DWARF lookup.
+        // Never the previous frame's: an address outside every module has
+        // no debug information.
         frames.clear();
         if let Some((i, m)) = found {
             let query = dwarf::Query {

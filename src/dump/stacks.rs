@@ -17,7 +17,7 @@ use crate::sys::arch;
 /// Alternate signal stack per thread. Mapped with no swap reservation:
 /// untouched pages cost nothing.
 pub const ALTSTACK_SIZE: usize = 64 * 1024;
-pub const DUMP_STACK_SIZE: usize = 4 << 20;
+pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
 const GUARD: usize = 4096;
 
 /// Gives the calling thread an alternate signal stack unless it has one.
@@ -109,6 +109,12 @@ pub fn release_altstack(base: usize) {
 }
 
 static DUMP_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Uses a stack reserved at start-up (see [`crate::sys::reserve`]) as the dump
+/// stack: `top` is its 16-byte aligned end, with read-only memory below it.
+pub fn adopt_dump_stack(top: usize) {
+    DUMP_STACK_TOP.store(top, Ordering::Release);
+}
 
 /// Runs `f` on the dump stack. Only the thread holding the dump lock calls
 /// this, so one stack serves every dump. Runs `f` on the current stack if

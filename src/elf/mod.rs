@@ -172,7 +172,7 @@ impl<'a> SymbolIndex<'a> {
     /// `section_end` gives the end address of a section by index, used to
     /// bound symbols without a size in a full table.
     pub fn new(
-        syms: &[elf::Sym64<LE>],
+        syms: impl ExactSizeIterator<Item = elf::Sym64<LE>>,
         strings: &'a [u8],
         kind: TableKind,
         section_end: impl Fn(u16) -> Option<u64>,
@@ -314,7 +314,7 @@ impl<'a> ElfImage<'a> {
             Some(s.sh_addr(LE) + s.sh_size(LE))
         };
         Some(SymbolIndex::new(
-            table.symbols(),
+            table.symbols().iter().copied(),
             strings,
             kind,
             section_end,
@@ -339,7 +339,7 @@ impl<'a> ElfImage<'a> {
 /// no usable file on disk): `syms` and `strings` from DT_SYMTAB / DT_STRTAB.
 pub fn exported_symbol_index<'a>(syms: &'a [u8], strings: &'a [u8]) -> SymbolIndex<'a> {
     let syms: &[elf::Sym64<LE>] = object::pod::slice_from_all_bytes(syms).unwrap_or_default();
-    SymbolIndex::new(syms, strings, TableKind::Exported, |_| None)
+    SymbolIndex::new(syms.iter().copied(), strings, TableKind::Exported, |_| None)
 }
 
 #[cfg(test)]

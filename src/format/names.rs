@@ -184,6 +184,7 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::EAGAIN => "Resource temporarily unavailable",
         libc::EDQUOT => "Disk quota exceeded",
         libc::ETXTBSY => "Text file busy",
+        libc::ENOMEM => "Cannot allocate memory",
         _ => "Error",
     }
 }

@@ -3,9 +3,12 @@
 //! ([`capi`]) and the interposed `pthread_create` ([`threadstart`]).
 //!
 //! Ordinary code: std, malloc and locks are allowed, and nothing here is
-//! ever reached from a signal handler. The constructor reads the
-//! configuration once, installs the handlers, and does nothing else: no
-//! module scan, no symbol work, no thread (unless a timeout asks for the
+//! ever reached from a signal handler. The constructor reserves the
+//! library's own memory ([`crate::sys::reserve`]), reads the configuration
+//! once (from `environ`, allocating only in that memory: the host's heap is
+//! never initialised by us), takes the module snapshot
+//! ([`crate::symbolize::snapshot`]), installs the handlers, and does
+//! nothing else: no symbol work, no thread (unless a timeout asks for the
 //! watchdog). Every process of a container pays for it, so it is kept to a
 //! handful of system calls.
 
@@ -13,16 +16,60 @@ mod capi;
 mod config;
 mod threadstart;
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-
 use crate::dump::stacks;
 use crate::format::line::Line;
 use crate::report::output;
-use crate::symbolize::modules;
-use crate::sys;
+use crate::symbolize::{modules, snapshot};
+use crate::sys::{self, arena, reserve};
 use crate::triggers::{fatal, usersignal, watchdog};
 use config::{Environment, Process};
+
+unsafe extern "C" {
+    /// The process's environment (`<unistd.h>`).
+    static environ: *const *const libc::c_char;
+}
+
+/// The `FAULTHANDLER*` variables, read straight from `environ` in one pass:
+/// no copy, and not std's environment lock.
+#[cfg_attr(test, allow(dead_code))]
+fn environment() -> Environment<'static> {
+    let mut env = Environment::default();
+    // SAFETY: environ is the NULL-terminated array of NUL-terminated
+    // strings; nothing changes it while the constructor runs.
+    let mut at = unsafe { environ };
+    while !at.is_null() {
+        // SAFETY: at points into the array, which ends with NULL.
+        let entry = unsafe { *at };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives as long
+        // as the process, unless the program changes it later (the
+        // configuration keeps no reference to it past the constructor).
+        let bytes = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+        if let Some(rest) = bytes.strip_prefix(b"FAULTHANDLER")
+            && let Some(eq) = rest.iter().position(|&b| b == b'=')
+        {
+            let value = Some(&rest[eq + 1..]);
+            match &rest[..eq] {
+                b"" => env.faulthandler = value,
+                b"_TIMEOUT" => env.timeout = value,
+                b"_SIGNAL" => env.signal = value,
+                b"_FORMAT" => env.format = value,
+                b"_MAX_FRAMES" => env.max_frames = value,
+                b"_MAX_THREADS" => env.max_threads = value,
+                b"_DEADLINE" => env.deadline = value,
+                b"_DWARF_BUDGET" => env.dwarf_budget = value,
+                b"_STATS" => env.stats = value,
+                b"_PYTHON" => env.python = value,
+                _ => {}
+            }
+        }
+        // SAFETY: still inside the array (its NULL end not yet reached).
+        at = unsafe { at.add(1) };
+    }
+    env
+}
 
 // The unit-test binary does not run the constructor (it would install the
 // handlers in the test harness), so what only it calls is unused there.
@@ -34,33 +81,16 @@ fn faultdump_init() {
 
 #[cfg_attr(test, allow(dead_code))]
 fn init() {
+    // Every allocation of the constructor goes to the library's own area
+    // (no host malloc: a process that never mallocs keeps no heap), and
+    // the area is sealed read-only before anything else runs.
+    let area = reserve::reserve();
+    if let Some(r) = &area {
+        stacks::adopt_dump_stack(r.stack_top);
+        arena::STARTUP.begin_in(r.area, reserve::AREA_SIZE);
+    }
     let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();
-    let var = |name: &str| std::env::var_os(name);
-    let values = [
-        var("FAULTHANDLER"),
-        var("FAULTHANDLER_TIMEOUT"),
-        var("FAULTHANDLER_SIGNAL"),
-        var("FAULTHANDLER_FORMAT"),
-        var("FAULTHANDLER_MAX_FRAMES"),
-        var("FAULTHANDLER_MAX_THREADS"),
-        var("FAULTHANDLER_DEADLINE"),
-        var("FAULTHANDLER_DWARF_BUDGET"),
-        var("FAULTHANDLER_STATS"),
-        var("FAULTHANDLER_PYTHON"),
-    ];
-    let bytes = |i: usize| values[i].as_deref().map(OsStr::as_bytes);
-    let env = Environment {
-        faulthandler: bytes(0),
-        timeout: bytes(1),
-        signal: bytes(2),
-        format: bytes(3),
-        max_frames: bytes(4),
-        max_threads: bytes(5),
-        deadline: bytes(6),
-        dwarf_budget: bytes(7),
-        stats: bytes(8),
-        python: bytes(9),
-    };
+    let env = environment();
     let parsed = config::parse(
         &env,
         Process {
@@ -74,8 +104,13 @@ fn init() {
         // SAFETY: writing our own buffer to fd 2.
         unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
     }
-    output::record_stderr_identity();
     let config = Box::leak(Box::new(parsed.config));
+    let taken = snapshot::take();
+    if area.is_some() {
+        arena::STARTUP.end();
+    }
+    snapshot::seal(taken);
+    output::record_stderr_identity();
     crate::settings::publish(config);
     std::panic::set_hook(Box::new(on_internal_panic));
     if config.fatal {

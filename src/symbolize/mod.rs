@@ -10,4 +10,6 @@
 pub mod debugfile;
 pub mod dwarf;
 pub mod modules;
+pub mod snapshot;
 pub mod symbols;
+pub mod symread;

@@ -1,12 +1,15 @@
-//! The loaded modules (executable, shared libraries, vDSO), taken at dump time.
+//! The loaded modules (executable, shared libraries, vDSO) of a dump.
 //!
-//! Start-up does no per-module work at all: every process pays for start-up,
-//! few ever dump. When a dump starts, the module list is read from the
-//! loader's own `_r_debug.r_map` list, which takes no lock (unlike
-//! `dl_iterate_phdr`), through [`Memory`] reads that cannot fault even if
-//! another thread is in `dlopen` or `dlclose` at that moment. Libraries
-//! loaded with `dlopen` after start are therefore always included, and
-//! unloaded ones never are. For each module the program headers give the
+//! The base is the start-up snapshot ([`crate::snapshot`]): the objects
+//! loaded at start, recorded in read-only memory of our own, so that a
+//! wild write into the loader's list cannot hide libc from a dump. Objects
+//! loaded later are read from the loader's own `_r_debug.r_map` list
+//! ([`loader_list`]), which takes no lock (unlike `dl_iterate_phdr`),
+//! through [`Memory`] reads that cannot fault even if another thread is in
+//! `dlopen` or `dlclose` at that moment; each entry is validated before
+//! use and one that fails is left out (the dump says how many). Libraries
+//! loaded with `dlopen` after start are therefore included, and unloaded
+//! ones never are. For each module the program headers give the
 //! address ranges, the unwind tables (`.eh_frame_hdr`/`.eh_frame`, borrowed
 //! from the loaded image, no copy and no file I/O) and the build-id note.
 
@@ -123,40 +126,144 @@ impl Module {
 pub struct Modules {
     /// Sorted by start address.
     list: Vec<Module>,
+    rejected: usize,
+}
+
+/// One entry of the loader's list, as read (not yet validated).
+pub struct LinkEntry {
+    /// The address of the `link_map`.
+    pub link: u64,
+    /// The first entry (the executable's).
+    pub first: bool,
+    /// `l_addr` and `l_ld`.
+    pub bias: u64,
+    pub ld: u64,
+}
+
+/// Whether the first loaded object's name says it is the executable: glibc
+/// names it "", musl by the path it was run as.
+pub fn is_executable_name(name: &[u8]) -> bool {
+    name.is_empty() || cfg!(target_env = "musl")
+}
+
+/// Walks the loader's list of loaded objects, read defensively through
+/// `memory`: glibc's `_r_debug.r_map` and, from `r_version` 2 (glibc
+/// 2.35+), the namespaces `dlmopen` made. The one place the list is found
+/// (a port to another libc reads its own here). Takes no lock, unlike
+/// `dl_iterate_phdr`.
+fn loader_list(memory: &Memory, mut visit: impl FnMut(LinkEntry)) {
+    let mut namespace = Some(r_debug_address(memory));
+    let mut first = true;
+    let mut count = 0;
+    while let Some(ns) = namespace.filter(|&a| a != 0) {
+        let mut link = memory.read_u64(ns + R_DEBUG_R_MAP).unwrap_or(0);
+        while link != 0 && count < MAX_MODULES {
+            visit(LinkEntry {
+                link,
+                first,
+                bias: memory.read_u64(link + LINK_MAP_L_ADDR).unwrap_or(0),
+                ld: memory.read_u64(link + LINK_MAP_L_LD).unwrap_or(0),
+            });
+            first = false;
+            count += 1;
+            link = memory.read_u64(link + LINK_MAP_L_NEXT).unwrap_or(0);
+        }
+        let version = memory.read_u64(ns).unwrap_or(0) as u32;
+        namespace = (version >= 2)
+            .then(|| memory.read_u64(ns + R_DEBUG_R_NEXT))
+            .flatten();
+    }
+}
+
+fn overlaps(a: &Range<u64>, b: &Range<u64>) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+/// A module of the start-up snapshot. Its program headers are read again
+/// from the image, which is read-only (a wild write cannot have changed
+/// them), and checked against what the snapshot recorded.
+fn from_record(
+    memory: &Memory,
+    r: &crate::symbolize::snapshot::Record,
+    exe_path: &[u8],
+) -> Option<Module> {
+    let phdrs = read_phdrs(memory, r.phdr, r.phnum)?;
+    let (eh_frame_hdr, eh_frame) = unwind_tables(memory, r.bias, &phdrs);
+    let path = match r.kind {
+        ModuleKind::Executable => exe_path.to_vec(),
+        ModuleKind::Library => canonical_path(memory, r.ehdr).unwrap_or_else(|| r.path.to_vec()),
+        _ => r.path.to_vec(),
+    };
+    Some(Module {
+        kind: r.kind,
+        bias: r.bias,
+        avma: r.avma.clone(),
+        path,
+        ehdr: r.ehdr,
+        build_id: r.build_id,
+        phdrs,
+        eh_frame_hdr,
+        eh_frame,
+    })
+}
+
+fn read_phdrs(memory: &Memory, at: u64, phnum: u16) -> Option<Vec<ProgramHeader>> {
+    if phnum == 0 || phnum > MAX_PHDRS {
+        return None;
+    }
+    let mut raw = vec![0u8; phnum as usize * elfparse::PHDR_SIZE];
+    memory
+        .read(at, &mut raw)
+        .then(|| elfparse::parse_program_headers(&raw).collect())
 }
 
 impl Modules {
-    /// Reads the module list from the loader; see the module documentation.
+    /// The modules of the start-up snapshot (see [`crate::snapshot`]), and
+    /// those the loader's list adds (loaded later with `dlopen`), each
+    /// validated; see the module documentation.
     pub fn discover(memory: &Memory, exe_path: &[u8]) -> Modules {
-        let mut list = Vec::new();
-        let r_debug = r_debug_address(memory);
+        let snapshot = crate::symbolize::snapshot::get();
+        let mut list: Vec<Module> = snapshot
+            .map(|s| s.modules)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| from_record(memory, r, exe_path))
+            .collect();
+        let from_snapshot = list.len();
         let vdso = auxv(libc::AT_SYSINFO_EHDR);
-        let ourselves = Modules::discover as *const () as u64;
-        let mut namespace = Some(r_debug);
-        let mut first = true;
-        while let Some(ns) = namespace.filter(|&a| a != 0) {
-            let mut link = memory.read_u64(ns + R_DEBUG_R_MAP).unwrap_or(0);
-            while link != 0 && list.len() < MAX_MODULES {
-                if let Some(m) = read_module(memory, link, first, vdso, exe_path) {
-                    list.push(m);
-                }
-                first = false;
-                link = memory.read_u64(link + LINK_MAP_L_NEXT).unwrap_or(0);
+        let mut rejected = 0;
+        loader_list(memory, |entry| {
+            if list.len() >= MAX_MODULES {
+                return;
             }
-            // r_version 2 (glibc 2.35+) links the namespaces dlmopen made.
-            let version = memory.read_u64(ns).unwrap_or(0) as u32;
-            namespace = (version >= 2)
-                .then(|| memory.read_u64(ns + R_DEBUG_R_NEXT))
-                .flatten();
-        }
+            let known = snapshot.is_some()
+                && (entry.first
+                    || list[..from_snapshot]
+                        .iter()
+                        .any(|m| m.bias == entry.bias && m.avma.contains(&entry.ld)));
+            if known {
+                return;
+            }
+            match read_module(memory, &entry, vdso, exe_path) {
+                Some(m) if !list.iter().any(|k| overlaps(&k.avma, &m.avma)) => list.push(m),
+                _ => rejected += 1,
+            }
+        });
         list.sort_by_key(|m| m.avma.start);
         list.dedup_by_key(|m| m.avma.start);
+        let ourselves = Modules::discover as *const () as u64;
         for m in &mut list {
             if m.kind == ModuleKind::Library && m.avma.contains(&ourselves) {
                 m.kind = ModuleKind::Ourselves;
             }
         }
-        Modules { list }
+        Modules { list, rejected }
+    }
+
+    /// How many entries of the loader's list failed validation and were
+    /// left out.
+    pub fn rejected(&self) -> usize {
+        self.rejected
     }
 
     pub fn list(&self) -> &[Module] {
@@ -201,33 +308,31 @@ pub fn auxv(kind: libc::c_ulong) -> u64 {
     unsafe { libc::getauxval(kind) }
 }
 
-/// One `link_map` entry, validated.
+/// One `link_map` entry, validated: an ELF header where it says, program
+/// headers that parse, its dynamic section inside its range, executable
+/// code in it, and a build-id note that parses if it has one.
 fn read_module(
     memory: &Memory,
-    link: u64,
-    is_first: bool,
+    entry: &LinkEntry,
     vdso_ehdr: u64,
     exe_path: &[u8],
 ) -> Option<Module> {
-    let bias = memory.read_u64(link + LINK_MAP_L_ADDR)?;
+    let (link, is_first, bias) = (entry.link, entry.first, entry.bias);
     let name_ptr = memory.read_u64(link + LINK_MAP_L_NAME)?;
     let name = if name_ptr == 0 {
         Vec::new()
     } else {
         memory.c_string(name_ptr, MAX_PATH)?
     };
-    // glibc names the executable "", musl by the path it was run as.
-    let is_executable = is_first && (name.is_empty() || cfg!(target_env = "musl"));
-    let (kind, ehdr, phdr_addr, phnum) = if is_executable {
+    let (kind, ehdr, phdr_addr, phnum) = if is_first && is_executable_name(&name) {
         // The executable: its program headers are in the auxiliary vector.
         let phdr = auxv(libc::AT_PHDR);
         (ModuleKind::Executable, 0, phdr, auxv(libc::AT_PHNUM) as u16)
     } else {
-        let ld = memory.read_u64(link + LINK_MAP_L_LD)?;
         let ehdr = if bias != 0 && vdso_ehdr == bias {
             vdso_ehdr
         } else {
-            find_elf_header(memory, bias, ld)?
+            find_elf_header(memory, bias, entry.ld)?
         };
         let mut header = [0u8; 64];
         if !memory.read(ehdr, &mut header) {
@@ -241,18 +346,22 @@ fn read_module(
         };
         (kind, ehdr, ehdr + phoff, phnum)
     };
-    if phnum == 0 || phnum > MAX_PHDRS {
-        return None;
-    }
-    let mut raw = vec![0u8; phnum as usize * elfparse::PHDR_SIZE];
-    if !memory.read(phdr_addr, &mut raw) {
-        return None;
-    }
-    let phdrs: Vec<ProgramHeader> = elfparse::parse_program_headers(&raw).collect();
+    let phdrs = read_phdrs(memory, phdr_addr, phnum)?;
     let loads = phdrs.iter().filter(|p| p.kind == elfparse::PT_LOAD);
     let low = loads.clone().map(|p| p.vaddr).min()?;
     let high = loads.map(|p| p.vaddr + p.memsz).max()?;
     let avma = bias.wrapping_add(low)..bias.wrapping_add(high);
+    let has_code = phdrs
+        .iter()
+        .any(|p| p.kind == elfparse::PT_LOAD && p.flags & elfparse::PF_X != 0);
+    let notes_readable = phdrs
+        .iter()
+        .filter(|p| p.kind == elfparse::PT_NOTE)
+        .all(|p| memory.readable(bias.wrapping_add(p.vaddr), p.memsz));
+    if !has_code || !notes_readable || (kind == ModuleKind::Library && !avma.contains(&entry.ld)) {
+        return None;
+    }
+    let build_id = build_id(memory, bias, &phdrs);
     let ehdr = if kind == ModuleKind::Executable {
         bias.wrapping_add(low)
     } else {
@@ -270,7 +379,7 @@ fn read_module(
         avma,
         path,
         ehdr,
-        build_id: build_id(memory, bias, &phdrs),
+        build_id,
         phdrs,
         eh_frame_hdr,
         eh_frame,

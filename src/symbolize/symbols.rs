@@ -10,13 +10,14 @@
 //! is a complete ELF image in memory and is read there. An address is named
 //! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
 
-use core::cell::OnceCell;
+use core::cell::{Cell, OnceCell};
 use core::fmt::Write as _;
 
 use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
 use crate::format::line::Line;
 use crate::symbolize::debugfile;
 use crate::symbolize::modules::{Module, ModuleKind, Modules};
+use crate::symbolize::symread::{self, ReadTable};
 use crate::sys;
 use crate::sys::memory::Memory;
 
@@ -30,8 +31,14 @@ pub struct Symbol<'a> {
 /// which are kept (and unmapped) together with it.
 struct Loaded {
     index: Option<SymbolIndex<'static>>,
-    /// The module's own file, when it is the image that is loaded.
-    image: Option<sys::Mapping>,
+    /// The table read through a fixed buffer, when the file could not be
+    /// mapped (then `index` is `None`).
+    read: Option<ReadTable>,
+    /// The module's own file, when it is the image that is loaded: mapped
+    /// by this dump (`image`) or at start-up (the executable's).
+    file: Option<&'static [u8]>,
+    /// Owns the mapping `file` borrows from (unmapped on drop).
+    _image: Option<sys::Mapping>,
     /// Its separate debug file (by build-id or `.gnu_debuglink`), if any.
     debug: Option<sys::Mapping>,
 }
@@ -41,17 +48,50 @@ struct Loaded {
 /// names, the mapped files) lives as long as the `Symbolizer`.
 pub struct Symbolizer {
     states: Vec<OnceCell<Box<Loaded>>>,
+    /// Modules whose file could not be opened or mapped: how many, and the
+    /// first one's index and errno.
+    unreadable: Cell<(usize, usize, i32)>,
 }
 
 impl Symbolizer {
     pub fn new(modules: &Modules) -> Symbolizer {
         Symbolizer {
             states: modules.list().iter().map(|_| OnceCell::new()).collect(),
+            unreadable: Cell::new((0, 0, 0)),
         }
     }
 
     fn loaded(&self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
-        self.states[index].get_or_init(|| Box::new(load(modules.get(index), memory)))
+        self.states[index].get_or_init(|| {
+            let (loaded, errno) = load(modules.get(index), memory);
+            if errno != 0 {
+                let (count, first, first_errno) = self.unreadable.get();
+                self.unreadable.set(if count == 0 {
+                    (1, index, errno)
+                } else {
+                    (count + 1, first, first_errno)
+                });
+            }
+            Box::new(loaded)
+        })
+    }
+
+    /// The line that says which module files could not be read, and why.
+    pub fn unopened_note(&self, modules: &Modules, line: &mut Line) -> bool {
+        let (count, first, errno) = self.unreadable.get();
+        if count == 0 {
+            return false;
+        }
+        line.push(b"faultdump: could not read ");
+        line.push(&modules.get(first).path);
+        line.push(b" (");
+        line.push(crate::format::names::errno_name(errno).as_bytes());
+        line.push(b")");
+        if count > 1 {
+            let _ = write!(line, ", nor the files of {} other modules", count - 1);
+        }
+        line.push(b"; their functions are named from the symbols in memory");
+        true
     }
 
     /// The symbol holding `addr` (a lookup address: already minus one for
@@ -64,10 +104,11 @@ impl Symbolizer {
         addr: u64,
     ) -> Option<Symbol<'_>> {
         let bias = modules.get(index).bias;
-        let named = self
-            .loaded(modules, memory, index)
+        let loaded = self.loaded(modules, memory, index);
+        let named = loaded
             .index
-            .as_ref()?
+            .as_ref()
+            .or(loaded.read.as_ref().map(|r| &r.index))?
             .lookup(addr.wrapping_sub(bias))?;
         Some(Symbol {
             name: named.name,
@@ -84,10 +125,7 @@ impl Symbolizer {
         index: usize,
     ) -> (Option<&[u8]>, Option<&[u8]>) {
         let loaded = self.loaded(modules, memory, index);
-        (
-            loaded.image.as_ref().map(sys::Mapping::bytes),
-            loaded.debug.as_ref().map(sys::Mapping::bytes),
-        )
+        (loaded.file, loaded.debug.as_ref().map(sys::Mapping::bytes))
     }
 }
 
@@ -99,7 +137,8 @@ fn static_bytes(m: &sys::Mapping) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(m.ptr, m.len) }
 }
 
-fn load(module: &Module, memory: &Memory) -> Loaded {
+/// The module's symbols, and the errno if its file could not be read.
+fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
     if module.kind == ModuleKind::Vdso {
         // The vDSO is a complete ELF image in memory, section headers
         // included: its mapping may extend past its PT_LOAD segment.
@@ -108,20 +147,35 @@ fn load(module: &Module, memory: &Memory) -> Loaded {
             .and_then(|maps| maps.find(module.ehdr))
             .map_or(module.avma.end, |e| e.end);
         let image = memory.slice(module.ehdr, end.saturating_sub(module.ehdr));
-        return Loaded {
+        let loaded = Loaded {
             index: image
                 .and_then(ElfImage::parse)
                 .and_then(|i| i.symbol_index()),
-            image: None,
+            read: None,
+            file: None,
+            _image: None,
             debug: None,
         };
+        return (loaded, 0);
     }
-    let image = module
-        .file_path()
-        .and_then(|path| open_verified(path, module.build_id));
-    let parsed = image
-        .as_ref()
-        .and_then(|m| ElfImage::parse(static_bytes(m)));
+    let premapped = premapped_executable(module);
+    // SAFETY: errno is the calling thread's; the handler restores it.
+    unsafe { *libc::__errno_location() = 0 };
+    let image = premapped
+        .is_none()
+        .then(|| {
+            module
+                .file_path()
+                .and_then(|path| open_verified(path, module.build_id))
+        })
+        .flatten();
+    let errno = if premapped.is_none() && image.is_none() && module.file_path().is_some() {
+        sys::errno()
+    } else {
+        0
+    };
+    let file = premapped.or_else(|| image.as_ref().map(static_bytes));
+    let parsed = file.and_then(ElfImage::parse);
     let debug = find_debug_file(module, parsed.as_ref());
     let parsed_debug = debug
         .as_ref()
@@ -133,27 +187,74 @@ fn load(module: &Module, memory: &Memory) -> Loaded {
             .and_then(|i| i.symbol_index())
             .filter(|x| x.is_full())
     };
-    let index = full(&parsed)
-        .or_else(|| full(&parsed_debug))
-        .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
-        .or_else(|| dynamic_symbols(module, memory));
-    Loaded {
-        index,
-        image,
-        debug,
+    let mut index = full(&parsed).or_else(|| full(&parsed_debug));
+    // A file that could not be mapped (no address space left): its tables
+    // are read through a fixed buffer instead.
+    let read = (index.is_none() && errno == libc::ENOMEM)
+        .then(|| read_unmapped(module))
+        .flatten();
+    if read.is_none() {
+        index = index
+            .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
+            .or_else(|| dynamic_symbols(module, memory));
     }
+    let errno = if read.is_some() { 0 } else { errno };
+    let loaded = Loaded {
+        index,
+        read,
+        file,
+        _image: image,
+        debug,
+    };
+    (loaded, errno)
 }
 
-/// Opens and maps a file, and keeps it only if its build-id matches the
-/// loaded image's (a file replaced since start is not trusted).
-pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+/// The best symbol table of a module whose file could not be mapped, read
+/// through a fixed buffer: the file's `.symtab`, else its debug file's (by
+/// build-id), else the file's `.dynsym`.
+fn read_unmapped(module: &Module) -> Option<ReadTable> {
+    let read = |path: &[u8]| {
+        let fd = open_path(path)?;
+        symread::read_table(&fd, module.build_id)
+    };
+    let own = module.file_path().and_then(read);
+    if own.as_ref().is_some_and(|t| t.index.is_full()) {
+        return own;
+    }
+    module
+        .build_id
+        .and_then(debugfile::by_build_id)
+        .and_then(|path| read(path.as_bytes()))
+        .filter(|t| t.index.is_full())
+        .or(own)
+}
+
+/// The executable's file as mapped at start-up, if its build-id is the
+/// loaded image's: read without /proc and without `open()`.
+fn premapped_executable(module: &Module) -> Option<&'static [u8]> {
+    if module.kind != ModuleKind::Executable {
+        return None;
+    }
+    let file = crate::symbolize::snapshot::get()?.exe_file?;
+    let on_disk = ElfImage::parse(file)?.build_id();
+    (on_disk == module.build_id).then_some(file)
+}
+
+/// Opens a file by a path that is not NUL-terminated.
+fn open_path(path: &[u8]) -> Option<sys::Fd> {
     let mut cpath = [0u8; debugfile::MAX_PATH + 1];
     if path.len() >= debugfile::MAX_PATH || path.contains(&0) {
         return None;
     }
     cpath[..path.len()].copy_from_slice(path);
     let cpath = core::ffi::CStr::from_bytes_until_nul(&cpath).ok()?;
-    let fd = sys::open_read(cpath)?;
+    sys::open_read(cpath)
+}
+
+/// Opens and maps a file, and keeps it only if its build-id matches the
+/// loaded image's (a file replaced since start is not trusted).
+pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mapping> {
+    let fd = open_path(path)?;
     let file = sys::Mapping::file(&fd)?;
     let image = ElfImage::parse(file.bytes())?;
     if let (Some(loaded), Some(on_disk)) = (build_id, image.build_id())
@@ -263,6 +364,6 @@ mod tests {
             .iter()
             .position(|m| m.kind == ModuleKind::Vdso)
             .unwrap();
-        assert!(load(modules.get(vdso), &memory).index.is_some());
+        assert!(load(modules.get(vdso), &memory).0.index.is_some());
     }
 }

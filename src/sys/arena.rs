@@ -15,7 +15,7 @@
 //! than freed; `realloc` of a system block moves it into the arena.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::alloc::System;
 
 use crate::sys;
@@ -39,16 +39,22 @@ pub struct Arena {
     last: AtomicUsize,
     /// Highest `next` reached in the current or last dump.
     peak: AtomicUsize,
+    /// The memory is the minimum arena reserved at start-up: no bigger one
+    /// could be mapped (the process is out of address space or memory).
+    reserved: AtomicBool,
+    /// Serves its owner only on the dump stack: a `vfork` child shares the
+    /// parent's memory and its `pthread_self()`, and one that died in the
+    /// middle of a dump must not leave the parent's thread served.
+    dump_stack_only: bool,
 }
 
-pub static ARENA: Arena = Arena {
-    owner: AtomicUsize::new(0),
-    base: AtomicUsize::new(0),
-    size: AtomicUsize::new(0),
-    next: AtomicUsize::new(0),
-    last: AtomicUsize::new(usize::MAX),
-    peak: AtomicUsize::new(0),
-};
+pub static ARENA: Arena = Arena::new(true);
+
+/// The constructor's allocations (the configuration, the start-up
+/// snapshot), served from the snapshot area (see [`crate::snapshot`]) so
+/// that start-up never initialises the host's heap. Read-only once sealed:
+/// nothing in it is freed or written again.
+pub static STARTUP: Arena = Arena::new(false);
 
 fn self_id() -> usize {
     // SAFETY: pthread_self reads the thread pointer; it cannot fail and is
@@ -57,27 +63,62 @@ fn self_id() -> usize {
 }
 
 impl Arena {
+    const fn new(dump_stack_only: bool) -> Arena {
+        Arena {
+            owner: AtomicUsize::new(0),
+            base: AtomicUsize::new(0),
+            size: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            last: AtomicUsize::new(usize::MAX),
+            peak: AtomicUsize::new(0),
+            reserved: AtomicBool::new(false),
+            dump_stack_only,
+        }
+    }
+
     /// Routes the calling thread's allocations to the arena until `end`.
-    /// Maps the arena on first use. Returns false if no memory could be
-    /// mapped (the dump then does without what needs memory).
+    /// Maps the arena on first use, else takes the one reserved at
+    /// start-up. Returns false if there is no memory at all (the dump then
+    /// does without what needs memory).
     pub fn begin(&self) -> bool {
         if self.base.load(Ordering::Acquire) == 0 {
-            let Some(map) = ARENA_SIZES
+            if let Some(map) = ARENA_SIZES
                 .iter()
                 .find_map(|&len| sys::Mapping::anonymous(len))
-            else {
+            {
+                self.size.store(map.len, Ordering::Relaxed);
+                self.base.store(map.ptr as usize, Ordering::Release);
+                // The arena lives as long as the process; later dumps reuse it.
+                core::mem::forget(map);
+            } else if let Some((base, len)) = sys::reserve::arena() {
+                self.reserved.store(true, Ordering::Relaxed);
+                self.size.store(len, Ordering::Relaxed);
+                self.base.store(base, Ordering::Release);
+            } else {
                 return false;
-            };
-            self.size.store(map.len, Ordering::Relaxed);
-            self.base.store(map.ptr as usize, Ordering::Release);
-            // The arena lives as long as the process; later dumps reuse it.
-            core::mem::forget(map);
+            }
         }
+        self.open();
+        true
+    }
+
+    /// Serves the calling thread from `len` bytes at `base` until `end`.
+    pub fn begin_in(&self, base: usize, len: usize) {
+        self.size.store(len, Ordering::Relaxed);
+        self.base.store(base, Ordering::Release);
+        self.open();
+    }
+
+    /// Whether this arena is the small one reserved at start-up.
+    pub fn is_reserved(&self) -> bool {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    fn open(&self) {
         self.next.store(0, Ordering::Relaxed);
         self.peak.store(0, Ordering::Relaxed);
         self.last.store(usize::MAX, Ordering::Relaxed);
         self.owner.store(self_id(), Ordering::Release);
-        true
     }
 
     /// Gives the calling thread back to the system allocator. Everything the
@@ -98,7 +139,9 @@ impl Arena {
 
     fn serves_caller(&self) -> bool {
         let owner = self.owner.load(Ordering::Acquire);
-        owner != 0 && owner == self_id()
+        owner != 0
+            && owner == self_id()
+            && (!self.dump_stack_only || sys::reserve::on_stack_or_none())
     }
 
     fn contains(&self, ptr: *mut u8) -> bool {
@@ -159,8 +202,14 @@ impl Arena {
     }
 }
 
-/// The library's allocator: the arena for the dumping thread, the system
-/// allocator for everything else.
+/// The arena that serves the calling thread, if any.
+fn serving() -> Option<&'static Arena> {
+    [&ARENA, &STARTUP].into_iter().find(|a| a.serves_caller())
+}
+
+/// The library's allocator: the arena for the dumping thread (and the
+/// start-up area for the constructor), the system allocator for everything
+/// else.
 pub struct DumpAwareAllocator;
 
 // SAFETY: every block is either from System (and returned to it, except the
@@ -168,8 +217,8 @@ pub struct DumpAwareAllocator;
 // never unmapped and whose bump pointer only the owning thread moves.
 unsafe impl GlobalAlloc for DumpAwareAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARENA.serves_caller() {
-            ARENA.bump(layout)
+        if let Some(arena) = serving() {
+            arena.bump(layout)
         } else {
             // SAFETY: forwarded with the caller's layout.
             unsafe { System.alloc(layout) }
@@ -181,6 +230,11 @@ unsafe impl GlobalAlloc for DumpAwareAllocator {
             if ARENA.serves_caller() {
                 ARENA.release(ptr);
             }
+        } else if STARTUP.contains(ptr) {
+            // Kept: the area is sealed read-only after start-up.
+            if STARTUP.serves_caller() {
+                STARTUP.release(ptr);
+            }
         } else if !ARENA.serves_caller() {
             // SAFETY: ptr came from System.alloc with this layout.
             unsafe { System.dealloc(ptr, layout) }
@@ -190,12 +244,24 @@ unsafe impl GlobalAlloc for DumpAwareAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ARENA.serves_caller() {
-            if ARENA.contains(ptr) {
-                ARENA.grow(ptr, layout, new_size)
+        if let Some(arena) = serving() {
+            if arena.contains(ptr) {
+                arena.grow(ptr, layout, new_size)
             } else {
-                ARENA.moved(ptr, layout, new_size)
+                arena.moved(ptr, layout, new_size)
             }
+        } else if STARTUP.contains(ptr) {
+            // A start-up block grown later: copied out to the system
+            // allocator, the sealed original kept.
+            // SAFETY: forwarded with a valid layout of the new size.
+            let new = unsafe {
+                System.alloc(Layout::from_size_align_unchecked(new_size, layout.align()))
+            };
+            if !new.is_null() {
+                // SAFETY: both blocks are valid for the smaller size.
+                unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            }
+            new
         } else {
             // SAFETY: ptr came from System with this layout (arena blocks
             // never outlive their dump, see Arena::end).

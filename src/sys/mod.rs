@@ -15,6 +15,7 @@ pub mod arch;
 pub mod arena;
 pub mod libpthread;
 pub mod memory;
+pub mod reserve;
 
 use core::ffi::CStr;
 
@@ -97,7 +98,7 @@ pub fn sleep_ns(ns: u64) {
 pub fn open_read(path: &CStr) -> Option<Fd> {
     // SAFETY: path is NUL-terminated.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    (fd >= 0).then_some(Fd(fd))
+    (fd >= 0).then(|| Fd(fd))
 }
 
 /// Opens a directory for [`Fd::getdents64`]; `None` on failure.
@@ -109,7 +110,7 @@ pub fn open_dir(path: &CStr) -> Option<Fd> {
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
-    (fd >= 0).then_some(Fd(fd))
+    (fd >= 0).then(|| Fd(fd))
 }
 
 /// A file descriptor this code opened and closes on drop.
@@ -122,6 +123,29 @@ impl Fd {
         // SAFETY: buf is writable for its length; the kernel fills records.
         let n = unsafe { libc::syscall(libc::SYS_getdents64, self.0, buf.as_mut_ptr(), buf.len()) };
         n.max(0) as usize
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset` (`pread`); false if the
+    /// file is shorter or on error.
+    pub fn pread_exact(&self, buf: &mut [u8], offset: u64) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            // SAFETY: the pointer and length describe the unfilled part of buf.
+            let n = unsafe {
+                libc::pread(
+                    self.0,
+                    buf[done..].as_mut_ptr().cast(),
+                    buf.len() - done,
+                    (offset + done as u64) as libc::off_t,
+                )
+            };
+            if n > 0 {
+                done += n as usize;
+            } else if n == 0 || errno() != libc::EINTR {
+                return false;
+            }
+        }
+        true
     }
 
     /// Reads until `buf` is full or end of file; returns the bytes read.
@@ -175,7 +199,7 @@ impl Mapping {
                 0,
             )
         };
-        (ptr != libc::MAP_FAILED).then_some(Mapping {
+        (ptr != libc::MAP_FAILED).then(|| Mapping {
             ptr: ptr.cast(),
             len,
         })
@@ -204,7 +228,7 @@ impl Mapping {
                 0,
             )
         };
-        (ptr != libc::MAP_FAILED).then_some(Mapping {
+        (ptr != libc::MAP_FAILED).then(|| Mapping {
             ptr: ptr.cast(),
             len,
         })

@@ -24,6 +24,7 @@ mod parse;
 mod programs;
 mod release;
 mod run;
+pub mod spy;
 
 // Each test file uses its own part of these (unused in the others).
 #[allow(unused_imports)]

@@ -40,6 +40,9 @@ pub struct Slot {
 
 /// The park signal installed, 0 before the first dump that needed one.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// The process that installed it: a `vfork` child shares this memory but
+/// not the parent's signal dispositions, so its choice is not the parent's.
+static SIGNAL_PID: AtomicI32 = AtomicI32::new(0);
 
 /// The cookie of the dump whose table is published, 0 when none.
 static COOKIE: AtomicU32 = AtomicU32::new(0);
@@ -60,8 +63,17 @@ static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
 /// The park signal if it is installed and still ours.
 pub fn current_signal() -> Option<i32> {
-    let sig = SIGNAL.load(Ordering::Acquire);
+    let sig = installed();
     (sig != 0 && is_ours(sig)).then_some(sig)
+}
+
+/// The park signal this process installed, 0 if none.
+fn installed() -> i32 {
+    if SIGNAL_PID.load(Ordering::Acquire) == sys::getpid() {
+        SIGNAL.load(Ordering::Acquire)
+    } else {
+        0
+    }
 }
 
 fn is_ours(sig: i32) -> bool {
@@ -76,7 +88,7 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
     if let Some(sig) = current_signal() {
         return Some(sig);
     }
-    let taken = SIGNAL.load(Ordering::Acquire);
+    let taken = installed();
     for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
         if sig == taken
             || avoid(sig)
@@ -93,6 +105,7 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         // waits until it is released.
         action.sa_mask = crate::dump::dump_mask();
         if sys::sigaction_set(sig, &action) {
+            SIGNAL_PID.store(sys::getpid(), Ordering::Release);
             SIGNAL.store(sig, Ordering::Release);
             return Some(sig);
         }

@@ -12,6 +12,8 @@ use crate::sys::arena::{ARENA, SOFT_LIMIT};
 pub enum Spent {
     Time,
     Memory,
+    /// The dump runs in the small arena reserved at start-up.
+    Reserved,
 }
 
 pub struct Budget {
@@ -43,7 +45,9 @@ impl Budget {
     /// Whether DWARF work must stop now (and from now on).
     pub fn spent(&self) -> Option<Spent> {
         if self.spent.get().is_none() {
-            if ARENA.used() > SOFT_LIMIT {
+            if ARENA.is_reserved() {
+                self.spent.set(Some(Spent::Reserved));
+            } else if ARENA.used() > SOFT_LIMIT {
                 self.spent.set(Some(Spent::Memory));
             } else if sys::monotonic_ns() > self.deadline_ns() {
                 self.spent.set(Some(Spent::Time));

@@ -140,6 +140,14 @@ impl<'s> Resolver<'s> {
                     "faultdump: DWARF memory limit reached; later frames without file and line"
                 );
             }
+            Spent::Reserved => {
+                let _ = write!(
+                    line,
+                    "faultdump: DWARF skipped: no memory could be mapped, the dump runs in the \
+                     {} MiB reserved at start-up; frames without file and line",
+                    crate::sys::reserve::ARENA_SIZE >> 20
+                );
+            }
         }
         true
     }

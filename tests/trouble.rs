@@ -1,0 +1,166 @@
+//! Dumps of a process in trouble (tests/programs/trouble.c): out of address
+//! space, without /proc, with open() denied, with the loader's list cut,
+//! after a vfork child's crash, and with a library loaded after start. Each
+//! runs under the signal-safety spy (tests/common/spy.rs); its frames are
+//! compared with gdb's backtrace of the same program, and the process dies
+//! of the signal it would have died of.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::spy::{assert_safe, run_checked};
+use common::*;
+
+fn trouble() -> PathBuf {
+    build_c("trouble.c", "trouble", &["-O0", "-g"])
+}
+
+fn plugin() -> PathBuf {
+    build_c(
+        "plugin.c",
+        "libplugin.so",
+        &["-O0", "-g", "-shared", "-fPIC"],
+    )
+}
+
+/// Runs `trouble ARGS` under the spy; asserts a complete, safe dump and the
+/// death by SIGSEGV.
+fn run_safe(what: &str, args: &[&str]) -> Run {
+    let (run, log) = run_checked(&lib_path(), &trouble(), args, &[]);
+    assert_safe(what, &run, &log, libc::SIGSEGV);
+    run
+}
+
+fn gdb(args: &[&str]) -> Vec<String> {
+    gdb_backtrace_past_main(&trouble(), args, &[], &[])
+}
+
+fn note<'a>(dump: &'a Dump, start: &str) -> Option<&'a str> {
+    dump.notes
+        .iter()
+        .map(String::as_str)
+        .find(|n| n.starts_with(start))
+}
+
+#[test]
+fn address_space_exhausted_then_null_write() {
+    let run = run_safe("RLIMIT_AS exhausted", &["oom"]);
+    let dump = run.dump();
+    let current = dump.current();
+    // Named from the executable's symbol table (mapped at start-up); the
+    // dump runs in the memory reserved at start-up, without DWARF.
+    assert_matches_gdb(current, &gdb(&["oom"]), "oom_write", Some("main"));
+    assert!(
+        note(&dump, "faultdump: DWARF skipped: no memory could be mapped").is_some(),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr
+            .contains("no memory could be mapped for the dump"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_proc_in_a_private_mount_namespace() {
+    let (run, log) = run_checked(&lib_path(), &trouble(), &["noproc"], &[]);
+    if run.code() == Some(77) {
+        let why = run.stdout.lines().find_map(|l| l.strip_prefix("SKIP "));
+        println!(
+            "SKIPPED: crash without /proc: no private mount namespace without /proc ({})",
+            why.unwrap_or("unshare or umount refused")
+        );
+        return;
+    }
+    assert_safe("no /proc", &run, &log, libc::SIGSEGV);
+    let dump = run.dump();
+    assert_eq!(dump.exe, trouble().to_string_lossy(), "{}", run.stderr);
+    assert_matches_gdb(dump.current(), &gdb(&["nested"]), "nested_inner", None);
+    assert!(
+        note(
+            &dump,
+            "faultdump: /proc/self/maps could not be read (No such file"
+        )
+        .is_some(),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn open_denied_by_seccomp() {
+    let run = run_safe("seccomp denies open", &["seccomp"]);
+    let dump = run.dump();
+    assert_matches_gdb(
+        dump.current(),
+        &gdb(&["seccomp"]),
+        "nested_inner",
+        Some("main"),
+    );
+    assert!(
+        note(
+            &dump,
+            "faultdump: /proc/self/maps could not be read (Operation not permitted)"
+        )
+        .is_some(),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        note(&dump, "faultdump: could not read ").is_some_and(|n| n.contains("libc.so.6")),
+        "{}",
+        run.stderr
+    );
+    // No descriptor of the library's stays open in the process.
+    let fds = |run: &Run| run.stdout.lines().next().unwrap_or_default().to_string();
+    let with = Runner::new(trouble()).arg("seccomp").run();
+    let without = Runner::new(trouble())
+        .arg("seccomp")
+        .without_library()
+        .run();
+    assert_eq!(fds(&with), fds(&without));
+    assert!(fds(&with).starts_with("fds: "), "{}", with.stdout);
+}
+
+#[test]
+fn loader_list_cut_then_crash_in_a_libc_callback() {
+    let run = run_safe("loader list cut", &["cutlist"]);
+    let dump = run.dump();
+    let current = dump.current();
+    assert_matches_gdb(current, &gdb(&["cutlist"]), "compare_and_fault", None);
+    assert!(
+        dump.modules.iter().any(|m| m.contains("libc.so.6")),
+        "libc is known from the start-up snapshot:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn vfork_child_crash_then_parent_crash() {
+    let run = run_safe("vfork", &["vfork"]);
+    let dumps = run.dumps();
+    assert_eq!(dumps.len(), 2, "{}", run.stderr);
+    assert!(run.stdout.contains("child: signal 11"), "{}", run.stdout);
+    let (child, parent) = (&dumps[0], &dumps[1]);
+    assert_ne!(child.pid, parent.pid);
+    assert_eq!(parent.pid, run.pid as i32);
+    assert!(child.complete && parent.complete, "{}", run.stderr);
+    child
+        .current()
+        .assert_chain(&["child_crash", "vfork_then_crash", "main"]);
+    assert_matches_gdb(parent.current(), &gdb(&["vfork"]), "parent_crash", None);
+}
+
+#[test]
+fn library_loaded_after_start_is_found() {
+    let lib = plugin().to_string_lossy().into_owned();
+    let run = run_safe("dlopen after start", &["dlopen", &lib]);
+    let dump = run.dump();
+    let current = dump.current();
+    assert_eq!(current.frames[0].module, lib);
+    assert!(dump.modules.iter().any(|m| m.contains(&lib)));
+    assert_matches_gdb(current, &gdb(&["dlopen", &lib]), "plugin_inner", None);
+}
