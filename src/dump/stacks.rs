@@ -18,7 +18,14 @@ use crate::sys::arch;
 /// untouched pages cost nothing.
 pub const ALTSTACK_SIZE: usize = 64 * 1024;
 pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
-const GUARD: usize = 4096;
+
+/// The guard page below each stack: one page of the system's size (arm64
+/// kernels may use 16 or 64 KiB pages; a 4 KiB `mprotect` would then cover
+/// the stack above it too).
+fn guard() -> usize {
+    // SAFETY: getauxval reads the saved auxiliary vector; no lock.
+    (unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize).max(4096)
+}
 
 /// Gives the calling thread an alternate signal stack unless it has one.
 /// Returns the mapping's base if one was made (for the thread-exit hook).
@@ -33,16 +40,16 @@ pub fn ensure_altstack() -> Option<usize> {
     let base = match pool_take() {
         Some(base) => base,
         None => {
-            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;
+            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + guard())?;
             // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
+            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
             let base = map.ptr as usize;
             core::mem::forget(map);
             base
         }
     };
     let stack = libc::stack_t {
-        ss_sp: (base + GUARD) as *mut libc::c_void,
+        ss_sp: (base + guard()) as *mut libc::c_void,
         ss_flags: 0,
         ss_size: ALTSTACK_SIZE,
     };
@@ -83,7 +90,7 @@ fn free_altstack(base: usize) {
     });
     if !kept {
         // SAFETY: the mapping was made by ensure_altstack and nothing uses it.
-        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + GUARD) };
+        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + guard()) };
     }
 }
 
@@ -94,7 +101,7 @@ pub fn release_altstack(base: usize) {
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: current is writable.
     unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
-    if current.ss_sp as usize != base + GUARD || current.ss_flags & libc::SS_ONSTACK != 0 {
+    if current.ss_sp as usize != base + guard() || current.ss_flags & libc::SS_ONSTACK != 0 {
         return;
     }
     let off = libc::stack_t {
@@ -122,10 +129,10 @@ pub fn adopt_dump_stack(top: usize) {
 pub fn on_dump_stack<F: FnOnce()>(f: F) {
     let mut top = DUMP_STACK_TOP.load(Ordering::Acquire);
     if top == 0 {
-        if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + GUARD) {
+        if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + guard()) {
             // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
-            top = map.ptr as usize + DUMP_STACK_SIZE + GUARD;
+            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
+            top = map.ptr as usize + DUMP_STACK_SIZE + guard();
             DUMP_STACK_TOP.store(top, Ordering::Release);
             core::mem::forget(map);
         } else {
