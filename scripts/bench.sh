@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every benchmark (start-up, fatal dumps, threads, DWARF, Python, crash storms) against the
+# Runs every benchmark (start-up, fatal dumps, threads, DWARF, Python, crash storms,
+# sigaction) against the
 # empty preload and prints a summary table (markdown) with PASS/FAIL per
 # target. Takes the library through FAULTDUMP_LIB (default
 # target/release/libfaultdump.so) and BENCH_SCALE (run counts, default 1).
-# Exits 1 if a target was missed. Usage: scripts/bench.sh [startup crash threads dwarf python storm]
+# Exits 1 if a target was missed. Usage: scripts/bench.sh [startup crash threads dwarf python storm sigaction]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ fi
 export BENCH_RT
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(startup crash threads dwarf python storm)
+[ ${#parts[@]} -gt 0 ] || parts=(startup crash threads dwarf python storm sigaction)
 for part in "${parts[@]}"; do
   scripts/bench-"$part".sh
   echo

@@ -2,7 +2,9 @@
 # Installs what the tests need beyond a new Debian 12 machine with Rust, gcc,
 # g++ and python3: gdb (the reference backtraces), libc6-dbg and python3-dbg
 # (separate debug files for the DWARF tests), dwz (supplementary debug
-# files), CPython's test suites. Installs only what is missing.
+# files), CPython's test suites, and the language runtimes of
+# tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
+# and python3 as above). Installs only what is missing.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
@@ -10,6 +12,11 @@ command -v gdb >/dev/null || need+=(gdb)
 dpkg -s python3-dbg >/dev/null 2>&1 || need+=(python3-dbg)
 command -v dwz >/dev/null || need+=(dwz)
 [ -x /usr/bin/python3 ] || need+=(python3)
+# The language runtimes whose own crash reports tests/runtimes.rs compares.
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+command -v ruby >/dev/null || need+=(ruby)
+command -v go >/dev/null || need+=(golang-go)
+command -v node >/dev/null || need+=(nodejs)
 # CPython's own test suites (tests/cpython.rs): Debian ships them apart.
 if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.test_faulthandler' 2>/dev/null; then
   need+=("libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite")

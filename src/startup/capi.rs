@@ -19,6 +19,7 @@ use core::time::Duration;
 
 use crate::dump::stacks;
 use crate::settings::FATAL_SIGNALS;
+use crate::sys;
 use crate::triggers::api::{check_fd, fail};
 use crate::triggers::{dispositions, fatal, usersignal, watchdog};
 
@@ -34,6 +35,7 @@ pub extern "C" fn faultdump_enable(fd: c_int, all_threads: c_int) -> c_int {
     }
     fatal::set_options(fd, all_threads != 0);
     stacks::ensure_altstack();
+    sys::realsig::resolve();
     fatal::install_fatal();
     if faultdump_is_enabled() == 0 {
         return fail(libc::EINVAL);
@@ -100,6 +102,7 @@ pub extern "C" fn faultdump_register(
     if let Err(e) = check_fd(fd) {
         return fail(e);
     }
+    sys::realsig::resolve();
     if !usersignal::register(signum, Some(fd), all_threads != 0, chain != 0) {
         return fail(libc::EINVAL);
     }

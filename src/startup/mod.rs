@@ -1,9 +1,12 @@
 //! Start-up: the constructor every process runs, the configuration parser
 //! ([`config`]), the C API's entry points that install handlers and threads
-//! ([`capi`]) and the interposed `pthread_create` ([`threadstart`]).
+//! ([`capi`]), the interposed `pthread_create` ([`threadstart`]) and the
+//! interposed `sigaction` family ([`interpose`]).
 //!
 //! Ordinary code: std, malloc and locks are allowed, and nothing here is
-//! ever reached from a signal handler. The constructor reserves the
+//! ever reached from a signal handler, except [`interpose`]: programs
+//! install handlers from handlers, so it is async-signal-safe, as the
+//! C library's functions it replaces are. The constructor reserves the
 //! library's own memory ([`crate::sys::reserve`]), reads the configuration
 //! once (from `environ`, allocating only in that memory: the host's heap is
 //! never initialised by us), takes the module snapshot
@@ -14,6 +17,7 @@
 
 mod capi;
 mod config;
+mod interpose;
 mod threadstart;
 
 use crate::dump::stacks;
@@ -113,6 +117,8 @@ fn init() {
     output::record_stderr_identity();
     crate::settings::publish(config);
     std::panic::set_hook(Box::new(on_internal_panic));
+    // Before any handler is installed: the one loader search of start-up.
+    sys::realsig::resolve();
     if config.fatal {
         stacks::ensure_altstack();
         fatal::install_fatal();

@@ -282,7 +282,7 @@ impl Memory {
 
 /// `process_vm_readv` on the own pid: the kernel copies, and a bad address
 /// gives EFAULT instead of a fault.
-fn kernel_copy(addr: u64, buf: &mut [u8]) -> bool {
+pub fn kernel_copy(addr: u64, buf: &mut [u8]) -> bool {
     let local = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),

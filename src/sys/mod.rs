@@ -13,8 +13,10 @@
 
 pub mod arch;
 pub mod arena;
+pub mod dispositions;
 pub mod libpthread;
 pub mod memory;
+pub mod realsig;
 pub mod reserve;
 
 use core::ffi::CStr;
@@ -323,13 +325,13 @@ pub fn sigaction_get(sig: i32) -> libc::sigaction {
     // SAFETY: old is written by the call.
     let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
     // SAFETY: a null new action only queries.
-    unsafe { libc::sigaction(sig, core::ptr::null(), &mut old) };
+    unsafe { realsig::sigaction(sig, core::ptr::null(), &mut old) };
     old
 }
 
 pub fn sigaction_set(sig: i32, action: &libc::sigaction) -> bool {
     // SAFETY: action is a valid sigaction; the old action is not wanted.
-    unsafe { libc::sigaction(sig, action, core::ptr::null_mut()) == 0 }
+    unsafe { realsig::sigaction(sig, action, core::ptr::null_mut()) == 0 }
 }
 
 /// The kernel name of the calling thread (its comm), without allocation.

@@ -17,6 +17,7 @@ use crate::format::names;
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
+use crate::sys::arch::sigframe::signal_entry;
 use crate::triggers::dispositions::{install, previous};
 
 /// Installs the fatal handlers; returns how many took.
@@ -24,13 +25,18 @@ pub fn install_fatal() -> usize {
     let mask = dump_mask();
     FATAL_SIGNALS
         .iter()
-        .filter(|&&sig| install(sig, fatal_handler, &mask))
+        .filter(|&&sig| install(sig, fatal_entry, &mask))
         .count()
 }
 
-extern "C" fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+// Called as a plain function (`void (*)(int)`) by someone who kept its
+// address, the handler is not run: no siginfo, no registers to trust, and
+// doing nothing lets the caller go on to the death it chose.
+signal_entry!(fatal_entry, fatal_handler);
+
+fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     let _errno = sys::ErrnoGuard::save();
-    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    // SAFETY: the entry checked it: the kernel's siginfo_t for this signal.
     let info = unsafe { &*info };
     let Some(config) = crate::settings::get() else {
         die_as_before(sig, info, uc);

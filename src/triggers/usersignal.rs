@@ -19,6 +19,7 @@ use crate::dump::{self, Claim, Options, Trigger};
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
+use crate::sys::arch::sigframe::signal_entry;
 use crate::triggers::dispositions;
 
 const NSIG: usize = 65;
@@ -77,7 +78,7 @@ pub fn register(sig: i32, fd: Option<i32>, all_threads: bool, chain: bool) -> bo
         return true;
     }
     r.active.store(true, Ordering::Release);
-    if dispositions::install(sig, user_handler, &dump::dump_mask()) {
+    if dispositions::install(sig, user_entry, &dump::dump_mask()) {
         true
     } else {
         r.active.store(false, Ordering::Release);
@@ -98,7 +99,11 @@ pub fn unregister(sig: i32) -> bool {
     true
 }
 
-extern "C" fn user_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+// Called as a plain function by someone who kept its address, the handler
+// is not run: no registers to dump, no arguments to chain with.
+signal_entry!(user_entry, user_handler);
+
+fn user_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     let _errno = sys::ErrnoGuard::save();
     let r = &REGISTERED[sig as usize];
     let active = r.active.load(Ordering::Acquire);

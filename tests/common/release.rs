@@ -37,6 +37,23 @@ pub const EXPORT_ALLOWLIST: &[(&str, &str)] = &[
         "pthread_create",
         "gives each thread an alternate signal stack",
     ),
+    // Interposed on purpose: the program sees its own view of the signals
+    // the library handles, and its handlers go to the kernel, so that
+    // language runtimes never find the library's handler to chain to. Each
+    // is a glibc function that sets a disposition without going through
+    // the exported `sigaction`.
+    ("sigaction", "the program's view of the handled signals"),
+    ("signal", "BSD signal(), as glibc's, on that view"),
+    ("bsd_signal", "the same function under its BSD name"),
+    ("ssignal", "the same function under its SVID name"),
+    ("sysv_signal", "System V signal(), as glibc's"),
+    (
+        "__sysv_signal",
+        "what signal() compiles to under strict ISO C or X/Open",
+    ),
+    ("sigset", "System V sigset(), as glibc's"),
+    ("sigignore", "System V sigignore(), as glibc's"),
+    ("siginterrupt", "changes the flags signal() uses later"),
 ];
 
 /// `GLIBC_x.y` versions the library requires that are newer than `oldest`.

@@ -83,6 +83,23 @@ fn exports_only_the_c_api_and_the_interposed_functions() {
 }
 
 #[test]
+fn exports_every_interposed_function() {
+    let dev = lib_path();
+    for lib in [dev.as_path(), dist_lib()] {
+        let exported = exports(lib);
+        for (name, _) in EXPORT_ALLOWLIST {
+            if !name.ends_with('*') {
+                assert!(
+                    exported.iter().any(|e| e == name),
+                    "{} does not export {name}",
+                    lib.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn portable_build_keeps_the_link_settings_and_is_stripped() {
     let lib = dist_lib();
     let dynamic = readelf(&["-d", "-W"], lib);

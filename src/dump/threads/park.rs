@@ -97,14 +97,13 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         {
             continue;
         }
-        // SAFETY: zeroed is a valid sigaction; the fields are set below.
-        let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
-        action.sa_sigaction = park_handler as extern "C" fn(_, _, _) as usize;
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
         // A parked thread runs nothing else: every asynchronous signal
-        // waits until it is released.
-        action.sa_mask = crate::dump::dump_mask();
-        if sys::sigaction_set(sig, &action) {
+        // waits until it is released. Installed as the library's other
+        // handlers are, so that the program sees `SIG_DFL` on it and gets
+        // it when it takes it.
+        let mask = sys::dispositions::mask_bits(&crate::dump::dump_mask());
+        let handler = park_handler as extern "C" fn(_, _, _) as usize;
+        if sys::dispositions::install(sig, handler, mask) {
             SIGNAL_PID.store(sys::getpid(), Ordering::Release);
             SIGNAL.store(sig, Ordering::Release);
             return Some(sig);

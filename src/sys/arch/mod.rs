@@ -9,7 +9,9 @@
 //!   register set;
 //! - `asm.rs`: the assembly: running a closure on another stack, the thread
 //!   start trampoline and the `_Unwind_*` stand-ins;
-//! - `syscalls.rs`: system call names by number (`NAMES`).
+//! - `syscalls.rs`: system call names by number (`NAMES`);
+//! - `sigframe.rs`: whether a handler was entered by the kernel, with a
+//!   real signal frame, and the entry that lets it tell.
 //!
 //! What is the same for every architecture is here: the thread trampoline's
 //! declaration, the `_Unwind_*` stand-ins' symbols (each architecture gives

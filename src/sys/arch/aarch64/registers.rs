@@ -61,19 +61,19 @@ pub mod reg {
 
 /// `offsetof(ucontext_t, uc_mcontext)`: the same for glibc, musl and the
 /// kernel (a 128-byte signal mask, then 16-byte alignment).
-const UC_MCONTEXT: u64 = core::mem::offset_of!(libc::ucontext_t, uc_mcontext) as u64;
+pub(super) const UC_MCONTEXT: u64 = core::mem::offset_of!(libc::ucontext_t, uc_mcontext) as u64;
 /// `struct sigcontext`: fault_address, regs[31], sp, pc, pstate (280
 /// bytes), then `__reserved[4096]`, 16-byte aligned, holding records
 /// `{u32 magic, u32 size, ...}`, each a multiple of 16 bytes, up to one with
 /// magic 0.
 const SIGCONTEXT_HEAD: usize = 8 + 31 * 8 + 3 * 8;
-const SIGCONTEXT_RESERVED: u64 = 288;
+pub(super) const SIGCONTEXT_RESERVED: u64 = 288;
 const RESERVED_SIZE: u64 = 4096;
 /// `struct esr_context` (`<asm/sigcontext.h>`): the header, then the ESR.
 const ESR_MAGIC: u32 = 0x4553_5201;
 /// `sizeof(siginfo_t)`: the kernel's `rt_sigframe` is the siginfo, then the
 /// `ucontext_t`; a handler starts with sp at the frame.
-const SIGINFO_SIZE: u64 = 128;
+pub(super) const SIGINFO_SIZE: u64 = 128;
 /// ESR exception classes (`ESR_ELx.EC`, bits 31:26) of instruction and data
 /// aborts from user space; `WnR` (bit 6): the data abort was a write.
 const EC_IABT_LOW: u64 = 0x20;

@@ -3,6 +3,7 @@
 mod asm;
 mod code;
 mod registers;
+pub mod sigframe;
 pub mod syscalls;
 
 pub use asm::call_on_stack;
