@@ -103,7 +103,6 @@ static void init(void) {
   done = 1;
   real_dlsym = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
   if (!real_dlsym) real_dlsym = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-  if (!real_dlsym) real_dlsym = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17"); /* arm64 */
 #define RESOLVE(var, name) var = real_dlsym(RTLD_NEXT, name)
   RESOLVE(real_sigaction, "sigaction");
   RESOLVE(real_fopen, "fopen");
