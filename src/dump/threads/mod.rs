@@ -24,7 +24,7 @@ pub mod tasks;
 
 use core::time::Duration;
 
-use crate::dump::{Collected, Stacks};
+use crate::dump::frames::{Collected, Stacks};
 use crate::format::line::Line;
 use crate::report::sink::{Sink, ThreadHeader};
 use crate::sys;

@@ -101,7 +101,7 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         // waits until it is released. Installed as the library's other
         // handlers are, so that the program sees `SIG_DFL` on it and gets
         // it when it takes it.
-        let mask = sys::dispositions::mask_bits(&crate::dump::dump_mask());
+        let mask = sys::dispositions::mask_bits(&crate::dump::lock::dump_mask());
         let handler = park_handler as extern "C" fn(_, _, _) as usize;
         if sys::dispositions::install(sig, handler, mask) {
             SIGNAL_PID.store(sys::getpid(), Ordering::Release);
