@@ -9,15 +9,10 @@
 //!   scripts/build-release.sh and scripts/zig-link.sh) does not add by
 //!   itself, so that dumps and symbolizers can name the library's build like
 //!   any other module;
-//! - `-z separate-loadable-segments`: each segment starts on a page
-//!   boundary of the file, so the relocated read-only data (`.data.rel.ro`,
-//!   `.got`: 19.7 KiB that the loader writes in every process, one
-//!   copy-on-write fault per page) spans 5 pages instead of 6 (the file
-//!   grows by 4 KiB of padding). zig's cc refuses the flag, so
-//!   scripts/zig-link.sh leaves it out of the portable build. (`--no-rosegment`, one `PT_LOAD` less, was
-//!   tried: no time gained within the noise, and 12 more resident pages,
-//!   since the code's first 64 KiB window is then no longer cut short by
-//!   the start of its mapping; and it makes read-only data executable.)
+//! (`--no-rosegment`, one `PT_LOAD` less, was tried: no time gained within
+//! the noise, and 12 more resident pages, since the code's first 64 KiB
+//! window is then no longer cut short by the start of its mapping; and it
+//! makes read-only data executable.)
 //! - a linker script that only adds one output section (`INSERT`, the
 //!   default layout stays): the code every process runs at start, gathered
 //!   after `.text`, next to `.plt`. The functions the constructor runs are
@@ -49,7 +44,6 @@ fn main() {
         "-Wl,-z,now",
         "-Wl,--build-id=sha1",
         "-Wl,--as-needed",
-        "-Wl,-z,separate-loadable-segments",
         &script_arg,
     ] {
         println!("cargo:rustc-cdylib-link-arg={arg}");

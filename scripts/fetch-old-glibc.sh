@@ -6,13 +6,21 @@
 # target/, so the system's apt configuration is not touched. Prints the
 # directory that holds ld-linux-x86-64.so.2 and libc.so.6.
 #
+# `fetch-old-glibc.sh arm64`: the same for arm64 (Debian's libc6:arm64),
+# into target/old-glibc-arm64/root, for tests/ports.rs (run under
+# `qemu-aarch64 -L`).
+#
 # Exit status 77: the old glibc could not be had (Debian no longer serves
 # that release, or no network); the caller decides what that means.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=$PWD/target/old-glibc
-libdir=$dir/root/lib/x86_64-linux-gnu
-if [ -x "$libdir/ld-linux-x86-64.so.2" ]; then
+arch=${1:-amd64}
+case $arch in
+  amd64) dir=$PWD/target/old-glibc libdir=$dir/root/lib/x86_64-linux-gnu loader=ld-linux-x86-64.so.2 ;;
+  arm64) dir=$PWD/target/old-glibc-arm64 libdir=$dir/root/lib/aarch64-linux-gnu loader=ld-linux-aarch64.so.1 ;;
+  *) echo "fetch-old-glibc: unknown architecture '$arch' (amd64 or arm64)" >&2; exit 2 ;;
+esac
+if [ -x "$libdir/$loader" ]; then
   echo "$libdir"
   exit 0
 fi
@@ -32,12 +40,14 @@ apt_opts=(
   -o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
   -o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
   -o "Acquire::Languages=none"
+  -o "APT::Architectures::=$arch"
+  -o "APT::Architecture=$arch"
 )
 if ! apt-get "${apt_opts[@]}" -qq update >&2 ||
-  ! (cd "$dir" && apt-get "${apt_opts[@]}" -qq download libc6/bullseye >&2); then
+  ! (cd "$dir" && apt-get "${apt_opts[@]}" -qq download "libc6:$arch/bullseye" >&2); then
   echo "fetch-old-glibc: Debian 11's libc6 could not be downloaded" >&2
   exit 77
 fi
 rm -rf "$dir/root"
-dpkg-deb -x "$dir"/libc6_2.31-*_amd64.deb "$dir/root"
+dpkg-deb -x "$dir"/libc6_2.31-*_"$arch".deb "$dir/root"
 echo "$libdir"

@@ -10,10 +10,11 @@
 #                   unpacked image or a build stage's root file system
 #   --global        also register the library in ROOT/etc/ld.so.preload, so
 #                   that every dynamically linked process loads it
-#   --library FILE  the library to install (default: what
-#                   scripts/build-release.sh made beside this script,
-#                   dist/libfaultdump.so, for glibc 2.17 and later; without
-#                   dist/, target/release/libfaultdump.so)
+#   --library FILE  the library to install (default: the one of
+#                   scripts/build-release.sh's four, beside this script in
+#                   dist/, that fits the root: libfaultdump-ARCH-LIBC.so;
+#                   for x86_64 glibc without dist/,
+#                   target/release/libfaultdump.so)
 #   --uninstall     undo what earlier runs did under this prefix and root,
 #                   and nothing else
 #
@@ -25,10 +26,15 @@
 # script created it and it is empty again, and a library that was changed
 # since is kept (with a warning).
 #
-# Registering a library that cannot be loaded in ld.so.preload makes the
-# loader print an error in every process, so with --root / the library is
-# first loaded into /bin/true. Install it only into x86_64 glibc systems: on
-# musl (Alpine) and other architectures the loader rejects it.
+# The root's architecture (x86_64 or aarch64) and C library (glibc or
+# musl) are read from its /bin/sh (machine and program interpreter,
+# symbolic links followed inside the root), else from the one loader it
+# has; a library for another architecture or C library is refused with one
+# line, before anything is written. Registering a library that cannot be
+# loaded in ld.so.preload makes the loader print an error in every process,
+# so with --root / the library is first loaded into /bin/true. musl's
+# loader has no ld.so.preload (it reads LD_PRELOAD only): --global is
+# refused there, with the LD_PRELOAD setting to use instead.
 set -euo pipefail
 
 usage() {
@@ -162,17 +168,98 @@ if [ "$uninstall" = 1 ]; then
   exit 0
 fi
 
+# ---- What fits the root -------------------------------------------------------
+# The file a path inside the root names, symbolic links resolved inside the
+# root (an image's /bin/sh -> /bin/busybox must not lead to the host's).
+resolve_in_root() {
+  local root=$2 rest=${1#/} out= comp target n=0
+  while [ -n "$rest" ]; do
+    comp=${rest%%/*}
+    if [ "$comp" = "$rest" ]; then rest=; else rest=${rest#*/}; fi
+    case $comp in
+      '' | .) continue ;;
+      ..) out=${out%/*}; continue ;;
+    esac
+    if [ -L "$root$out/$comp" ]; then
+      n=$((n + 1))
+      [ "$n" -le 40 ] || return 1
+      target=$(readlink "$root$out/$comp")
+      case $target in /*) out= ;; esac
+      rest=${target#/}${rest:+/$rest}
+    else
+      out=$out/$comp
+    fi
+  done
+  printf '%s\n' "$root$out"
+}
+
+# `ARCH LIBC` of an ELF file: ARCH from e_machine, LIBC from the C library
+# or loader it names (a program's interpreter, a library's NEEDED entry).
+elf_platform() {
+  local file=$1 arch libc
+  [ "$(head -c 4 "$file" 2>/dev/null)" = $'\x7fELF' ] || return 1
+  case $(od -An -tu2 -j18 -N2 "$file" | tr -d ' ') in
+    62) arch=x86_64 ;;
+    183) arch=aarch64 ;;
+    *) arch=unknown ;;
+  esac
+  if LC_ALL=C grep -aqE 'ld-musl-[a-z0-9_]+\.so\.1|libc\.musl-|(^|[^.a-z])libc\.so($|[^.])' "$file"; then
+    libc=musl
+  elif LC_ALL=C grep -aqE 'ld-linux-[a-z0-9_-]+\.so\.[0-9]|libc\.so\.6' "$file"; then
+    libc=glibc
+  else
+    return 1
+  fi
+  echo "$arch $libc"
+}
+
+# `ARCH LIBC FILE` of the root $1: what its /bin/sh runs on, else its one
+# loader. Nothing if neither tells.
+root_platform() {
+  local sh loader found=() platform
+  if sh=$(resolve_in_root /bin/sh "$1") && [ -f "$sh" ] && platform=$(elf_platform "$sh"); then
+    echo "$platform /bin/sh"
+    return
+  fi
+  for loader in /lib/ld-musl-x86_64.so.1:"x86_64 musl" /lib/ld-musl-aarch64.so.1:"aarch64 musl" \
+    /lib64/ld-linux-x86-64.so.2:"x86_64 glibc" /lib/ld-linux-aarch64.so.1:"aarch64 glibc"; do
+    if [ -e "$(resolve_in_root "${loader%%:*}" "$1")" ]; then found+=("${loader#*:} ${loader%%:*}"); fi
+  done
+  if [ ${#found[@]} -eq 1 ]; then echo "${found[0]}"; fi
+}
+
 # ---- Install ----------------------------------------------------------------
+read -r want_arch want_libc seen_in < <(root_platform "$root") || true
+if [ -z "${want_arch:-}" ] && [ -n "$root" ]; then
+  # A root still empty (a stage being prepared): this system's platform.
+  read -r want_arch want_libc seen_in < <(root_platform "") || true
+  [ -n "${want_arch:-}" ] && seen_in="own /bin/sh: nothing there tells; this system's $seen_in"
+fi
+if [ -z "${want_arch:-}" ]; then
+  echo "install.sh: cannot tell the architecture and C library of ${root:-/}: no dynamically linked /bin/sh and not exactly one loader" >&2
+  exit 1
+fi
 if [ -z "$library" ]; then
-  for candidate in "$here/../dist/$name" "$here/../target/release/$name"; do
+  candidates=("$here/../dist/libfaultdump-$want_arch-$want_libc.so")
+  [ "$want_arch $want_libc" = "x86_64 glibc" ] && candidates+=("$here/../dist/$name" "$here/../target/release/$name")
+  for candidate in "${candidates[@]}"; do
     if [ -f "$candidate" ]; then library=$candidate; break; fi
   done
   [ -n "$library" ] || {
-    echo "install.sh: no library found: run scripts/build-release.sh, or pass --library FILE" >&2
+    echo "install.sh: no library for $want_arch $want_libc (${root:-/} has $want_arch $want_libc, from its $seen_in): run scripts/build-release.sh $want_arch-$want_libc, or pass --library FILE" >&2
     exit 1
   }
 fi
 [ -f "$library" ] || { echo "install.sh: $library: no such file" >&2; exit 1; }
+have=$(elf_platform "$library") || have="not a library faultdump builds"
+if [ "$have" != "$want_arch $want_libc" ]; then
+  echo "install.sh: $library is for $have, but ${root:-/} is $want_arch $want_libc (its $seen_in); not installing" >&2
+  exit 1
+fi
+if [ "$global" = 1 ] && [ "$want_libc" = musl ]; then
+  echo "install.sh: musl's loader has no ld.so.preload (it reads only LD_PRELOAD): not installing with --global; install without it and set LD_PRELOAD=${prefix%/}/$name in the image's environment (ENV in a Dockerfile)" >&2
+  exit 1
+fi
 library=$(cd "$(dirname "$library")" && pwd)/$(basename "$library")
 say "library: $library"
 

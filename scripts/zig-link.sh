@@ -1,5 +1,6 @@
 #!/bin/sh
-# The linker of the portable build (scripts/build-release.sh): zig's cc for
+# The linker of the portable glibc builds (scripts/build-release.sh): zig's cc
+# for ${FAULTDUMP_ZIG_ARCH:-x86_64} and
 # glibc $FAULTDUMP_GLIBC, as cargo-zigbuild runs it, with the C library's
 # extra parts left out. Rust's standard library asks for -lpthread, -ldl,
 # -lrt and -lutil; below glibc 2.34 libpthread.so.0 also defines read,
@@ -13,20 +14,7 @@
 # back as a NEEDED entry: the NEEDED check of tests/ship/portable.rs is what
 # catches that.
 # -lgcc_s: the library has no unwinder (the _Unwind_* stand-ins in src/sys/arch/).
-# -z separate-loadable-segments (build.rs: the relocated read-only data on
-# one page less) is refused by zig's cc ("unsupported linker extension
-# flag"): left out here, the portable build does without.
 set -eu
-n=$#
-i=0
-while [ "$i" -lt "$n" ]; do
-  arg=$1
-  shift
-  i=$((i + 1))
-  case $arg in
-    -lpthread | -ldl | -lrt | -lutil | -lgcc_s | -Wl,-z,separate-loadable-segments) ;;
-    *) set -- "$@" "$arg" ;;
-  esac
-done
-exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "x86_64-linux-gnu.$FAULTDUMP_GLIBC" \
+. "$(dirname "$0")/link-drop-libs.sh"
+exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "${FAULTDUMP_ZIG_ARCH:-x86_64}-linux-gnu.$FAULTDUMP_GLIBC" \
   -Wl,--no-undefined "$FAULTDUMP_LIBC_STUB" "$@"

@@ -355,7 +355,7 @@ fn fatal_event<'m>(
         let nr = sigsys_number(info);
         Detail::Syscall {
             number: nr,
-            name: crate::sys::arch::syscalls::syscall_name(nr),
+            name: crate::sys::arch::syscall_name(nr),
         }
     } else if code <= 0 {
         // SAFETY: signals sent by a process carry the sender's pid and uid.

@@ -18,7 +18,13 @@ use crate::sys::arch;
 /// untouched pages cost nothing.
 pub const ALTSTACK_SIZE: usize = sys::reserve::ALTSTACK_SIZE;
 pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
-const GUARD: usize = sys::reserve::GUARD;
+/// The guard page below each stack: one page of the system's size (arm64
+/// kernels may use 16 or 64 KiB pages; a 4 KiB `mprotect` would then cover
+/// the stack above it too).
+fn guard() -> usize {
+    // SAFETY: getauxval reads the saved auxiliary vector; no lock.
+    (unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize).max(4096)
+}
 
 /// The main thread's alternate stack, reserved at start-up (the base of its
 /// guard page, see [`crate::sys::reserve`]) and not yet given out; 0 if none.
@@ -42,28 +48,40 @@ pub fn ensure_altstack() -> Option<usize> {
         return None;
     }
     let reserved = RESERVED_ALTSTACK.swap(0, Ordering::AcqRel);
-    let base = match (reserved != 0).then_some(reserved).or_else(pool_take) {
-        Some(base) => base,
-        None => {
-            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + GUARD)?;
-            // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
-            let base = map.ptr as usize;
-            core::mem::forget(map);
-            base
-        }
+    let (base, guard_len) = match (reserved != 0).then_some(reserved) {
+        Some(base) => (base, sys::reserve::GUARD),
+        None => (ensure_mapped_altstack()?, guard()),
     };
     let stack = libc::stack_t {
-        ss_sp: (base + GUARD) as *mut libc::c_void,
+        ss_sp: (base + guard_len) as *mut libc::c_void,
         ss_flags: 0,
         ss_size: ALTSTACK_SIZE,
     };
     // SAFETY: stack describes memory that stays mapped while in use.
     if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } != 0 {
-        free_altstack(base);
+        if reserved == 0 {
+            free_altstack(base);
+        }
         return None;
     }
-    Some(base)
+    // The reserved stack is never freed: only a mapped one is handed back.
+    (reserved == 0).then_some(base)
+}
+
+/// An alternate stack of the pool, or a new mapping: the base of its guard
+/// page.
+fn ensure_mapped_altstack() -> Option<usize> {
+    match pool_take() {
+        Some(base) => Some(base),
+        None => {
+            let map = sys::Mapping::anonymous(ALTSTACK_SIZE + guard())?;
+            // SAFETY: the lowest page of our own fresh mapping becomes a guard.
+            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
+            let base = map.ptr as usize;
+            core::mem::forget(map);
+            Some(base)
+        }
+    }
 }
 
 /// Alternate stacks of ended threads, kept for the next threads: a thread
@@ -95,7 +113,7 @@ fn free_altstack(base: usize) {
     });
     if !kept {
         // SAFETY: the mapping was made by ensure_altstack and nothing uses it.
-        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + GUARD) };
+        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + guard()) };
     }
 }
 
@@ -106,7 +124,7 @@ pub fn release_altstack(base: usize) {
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: current is writable.
     unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
-    if current.ss_sp as usize != base + GUARD || current.ss_flags & libc::SS_ONSTACK != 0 {
+    if current.ss_sp as usize != base + guard() || current.ss_flags & libc::SS_ONSTACK != 0 {
         return;
     }
     let off = libc::stack_t {
@@ -134,10 +152,10 @@ pub fn adopt_dump_stack(top: usize) {
 pub fn on_dump_stack<F: FnOnce()>(f: F) {
     let mut top = DUMP_STACK_TOP.load(Ordering::Acquire);
     if top == 0 {
-        if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + GUARD) {
+        if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + guard()) {
             // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), GUARD, libc::PROT_NONE) };
-            top = map.ptr as usize + DUMP_STACK_SIZE + GUARD;
+            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
+            top = map.ptr as usize + DUMP_STACK_SIZE + guard();
             DUMP_STACK_TOP.store(top, Ordering::Release);
             core::mem::forget(map);
         } else {

@@ -38,7 +38,29 @@ const R_DEBUG_R_NEXT: u64 = 40;
 
 unsafe extern "C" {
     /// The loader's debugger interface (`<link.h>`), defined by ld.so.
+    #[cfg(target_env = "gnu")]
     static _r_debug: u8;
+    /// musl has no `_r_debug`: it exports a pointer to its `struct debug`
+    /// (also in the executable's `DT_DEBUG`), whose head is laid out as
+    /// glibc's `r_debug` version 1 (`r_map` at 8, no `r_next`).
+    #[cfg(target_env = "musl")]
+    static _dl_debug_addr: u8;
+}
+
+/// The address of the loader's `r_debug`, 0 if unknown. Only addresses are
+/// taken here; contents are read through [`Memory`].
+fn r_debug_address(memory: &Memory) -> u64 {
+    #[cfg(target_env = "gnu")]
+    {
+        let _ = memory;
+        core::ptr::addr_of!(_r_debug) as u64
+    }
+    #[cfg(target_env = "musl")]
+    {
+        memory
+            .read_u64(core::ptr::addr_of!(_dl_debug_addr) as u64)
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,16 +140,19 @@ pub struct LinkEntry {
     pub ld: u64,
 }
 
+/// Whether the first loaded object's name says it is the executable: glibc
+/// names it "", musl by the path it was run as.
+pub fn is_executable_name(name: &[u8]) -> bool {
+    name.is_empty() || cfg!(target_env = "musl")
+}
+
 /// Walks the loader's list of loaded objects, read defensively through
 /// `memory`: glibc's `_r_debug.r_map` and, from `r_version` 2 (glibc
 /// 2.35+), the namespaces `dlmopen` made. The one place the list is found
 /// (a port to another libc reads its own here). Takes no lock, unlike
 /// `dl_iterate_phdr`.
 fn loader_list(memory: &Memory, mut visit: impl FnMut(LinkEntry)) {
-    // Only the address of the loader's variable is taken; its contents
-    // are read through Memory.
-    let r_debug = core::ptr::addr_of!(_r_debug) as u64;
-    let mut namespace = Some(r_debug);
+    let mut namespace = Some(r_debug_address(memory));
     let mut first = true;
     let mut count = 0;
     while let Some(ns) = namespace.filter(|&a| a != 0) {
@@ -299,7 +324,7 @@ fn read_module(
     } else {
         memory.c_string(name_ptr, MAX_PATH)?
     };
-    let (kind, ehdr, phdr_addr, phnum) = if is_first && name.is_empty() {
+    let (kind, ehdr, phdr_addr, phnum) = if is_first && is_executable_name(&name) {
         // The executable: its program headers are in the auxiliary vector.
         let phdr = auxv(libc::AT_PHDR);
         (ModuleKind::Executable, 0, phdr, auxv(libc::AT_PHNUM) as u16)

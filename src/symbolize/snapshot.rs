@@ -149,7 +149,7 @@ unsafe extern "C" fn visit(
         unsafe { core::ffi::CStr::from_ptr(info.dlpi_name) }.to_bytes()
     };
     let ehdr = first_load.unwrap_or(low);
-    let kind = if modules.is_empty() && name.is_empty() {
+    let kind = if modules.is_empty() && modules::is_executable_name(name) {
         ModuleKind::Executable
     } else if ehdr == *vdso {
         ModuleKind::Vdso

@@ -128,7 +128,8 @@ pub fn spawn(
         let mut attr: libc::pthread_attr_t = core::mem::zeroed();
         init(&mut attr);
         set_stack(&mut attr, stack_size);
-        let mut thread: libc::pthread_t = 0;
+        // SAFETY: an integer on glibc, a pointer on musl: zero is valid for both.
+        let mut thread: libc::pthread_t = core::mem::zeroed();
         let start = core::mem::transmute::<
             extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
             StartRoutine,
@@ -225,27 +226,36 @@ unsafe extern "C" fn visit(
     }
 }
 
-/// `pthread_atfork`, through the C library's `__register_atfork`, which
-/// libc exports in every version (below 2.34 `pthread_atfork` itself is a
-/// static stub from libpthread_nonshared.a).
+/// `pthread_atfork`. On glibc through the C library's `__register_atfork`,
+/// which libc exports in every version (below 2.34 `pthread_atfork` itself
+/// is a static stub from libpthread_nonshared.a); musl has no
+/// `__register_atfork` and exports `pthread_atfork` from its one libc.
 pub fn atfork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) -> bool {
-    unsafe extern "C" {
-        fn __register_atfork(
-            prepare: Option<extern "C" fn()>,
-            parent: Option<extern "C" fn()>,
-            child: Option<extern "C" fn()>,
-            dso_handle: *mut libc::c_void,
-        ) -> i32;
+    #[cfg(target_env = "gnu")]
+    {
+        unsafe extern "C" {
+            fn __register_atfork(
+                prepare: Option<extern "C" fn()>,
+                parent: Option<extern "C" fn()>,
+                child: Option<extern "C" fn()>,
+                dso_handle: *mut libc::c_void,
+            ) -> i32;
+        }
+        // SAFETY: plain function pointers; a null DSO handle means "never
+        // unregistered", right for a library that is never unloaded.
+        unsafe {
+            __register_atfork(
+                Some(prepare),
+                Some(parent),
+                Some(child),
+                core::ptr::null_mut(),
+            ) == 0
+        }
     }
-    // SAFETY: plain function pointers; a null DSO handle means "never
-    // unregistered", right for a library that is never unloaded.
-    unsafe {
-        __register_atfork(
-            Some(prepare),
-            Some(parent),
-            Some(child),
-            core::ptr::null_mut(),
-        ) == 0
+    #[cfg(target_env = "musl")]
+    {
+        // SAFETY: plain function pointers.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
     }
 }
 

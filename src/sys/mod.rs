@@ -89,7 +89,7 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 
 pub fn sleep_ns(ns: u64) {
     let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_sec: (ns / 1_000_000_000) as _,
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     };
     // SAFETY: ts is a valid timespec; a null remainder is allowed.
@@ -306,6 +306,20 @@ pub fn consume_pending(sig: i32) {
     unsafe { libc::sigtimedwait(&set, core::ptr::null_mut(), &zero) };
 }
 
+/// Whether `sig` can be queued at all: under qemu-user the two highest
+/// real-time signals are qemu's own (`sigaction` accepts them, queueing
+/// fails with EINVAL). Probed on the calling thread with the signal
+/// blocked, then taken back.
+pub fn can_queue(sig: i32) -> bool {
+    let old = sigmask(libc::SIG_BLOCK, &sigset_of(&[sig]));
+    let queued = tgsigqueue(gettid(), sig, 0);
+    if queued {
+        consume_pending(sig);
+    }
+    sigmask(libc::SIG_SETMASK, &old);
+    queued
+}
+
 /// The current disposition of `sig`.
 pub fn sigaction_get(sig: i32) -> libc::sigaction {
     // SAFETY: old is written by the call.
@@ -346,7 +360,7 @@ pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
 /// on a wake-up, a signal or a spurious wake (callers re-check).
 pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout_ns: u64) {
     let ts = libc::timespec {
-        tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+        tv_sec: (timeout_ns / 1_000_000_000) as _,
         tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
     };
     // SAFETY: word is a valid, aligned u32 for the duration of the call;

@@ -21,11 +21,28 @@ use super::libpthread::Function;
 type SigactionFn =
     unsafe extern "C" fn(i32, *const libc::sigaction, *mut libc::sigaction) -> libc::c_int;
 
+#[cfg(target_env = "gnu")]
 unsafe extern "C" {
     /// glibc's own name for `sigaction` (GLIBC_2.2.5), which this library
     /// does not define.
     fn __sigaction(sig: i32, act: *const libc::sigaction, old: *mut libc::sigaction)
     -> libc::c_int;
+}
+
+/// musl exports no other name for `sigaction` (its `__sigaction` is
+/// hidden), and its libc.so, always loaded, is where the search finds it:
+/// this stand-in is reached only before [`resolve`], which start-up and
+/// the C API call before they install anything. It fails (EINVAL) rather
+/// than reach the library's own `sigaction`.
+#[cfg(target_env = "musl")]
+unsafe extern "C" fn __sigaction(
+    _sig: i32,
+    _act: *const libc::sigaction,
+    _old: *mut libc::sigaction,
+) -> libc::c_int {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::EINVAL };
+    -1
 }
 
 static NEXT: Function = Function::next(c"sigaction");

@@ -34,8 +34,11 @@ pub const STACK_SIZE: usize = 4 << 20;
 pub const ARENA_SIZE: usize = 16 << 20;
 /// The main thread's alternate signal stack, above [`GUARD`].
 pub const ALTSTACK_SIZE: usize = 64 << 10;
-/// The inaccessible page below an alternate stack.
-pub const GUARD: usize = 4096;
+/// The inaccessible guard below the main thread's alternate stack: 64 KiB,
+/// the largest page size of Linux on arm64, so that the guard and every
+/// part above it start on a page boundary whatever the kernel's page size
+/// (address space only: nothing here is ever touched).
+pub const GUARD: usize = 64 << 10;
 const AREA_OFFSET: usize = GUARD + ALTSTACK_SIZE;
 const TOTAL: usize = AREA_OFFSET + AREA_SIZE + STACK_SIZE + ARENA_SIZE;
 

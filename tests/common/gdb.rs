@@ -37,7 +37,12 @@ pub fn gdb_backtrace_past_main(
     cmd.env_remove("LD_PRELOAD");
     cmd.stdin(Stdio::null());
     let out = cmd.output().expect("gdb");
-    let text = String::from_utf8_lossy(&out.stdout);
+    gdb_bt_names(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The function names of gdb's `bt` output, innermost first, as
+/// [`gdb_backtrace_past_main`] gives them.
+pub fn gdb_bt_names(text: &str) -> Vec<String> {
     let re =
         Regex::new(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(.+?)(?: \(.*\)(?: at .*| from .*)?)?$").unwrap();
     text.lines()

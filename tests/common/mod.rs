@@ -12,6 +12,8 @@
 //!   compared with.
 //! - `elf`: what binutils says of a file (readelf, nm), and the names the C
 //!   library's debug information gives.
+//! - `release`: building the release libraries, and what their ELF headers
+//!   must say.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 mod build;
@@ -20,6 +22,7 @@ mod elf;
 mod gdb;
 mod parse;
 mod programs;
+mod release;
 mod run;
 pub mod spy;
 
@@ -36,5 +39,7 @@ pub use gdb::*;
 pub use parse::*;
 #[allow(unused_imports)]
 pub use programs::*;
+#[allow(unused_imports)]
+pub use release::*;
 #[allow(unused_imports)]
 pub use run::*;

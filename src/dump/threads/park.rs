@@ -90,7 +90,11 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
     }
     let taken = installed();
     for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
-        if sig == taken || avoid(sig) || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL {
+        if sig == taken
+            || avoid(sig)
+            || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL
+            || !sys::can_queue(sig)
+        {
             continue;
         }
         // A parked thread runs nothing else: every asynchronous signal

@@ -9,13 +9,107 @@
 //!   register set;
 //! - `asm.rs`: the assembly: running a closure on another stack, the thread
 //!   start trampoline and the `_Unwind_*` stand-ins;
-//! - `syscalls.rs`: system call names by number;
+//! - `syscalls.rs`: system call names by number (`NAMES`);
 //! - `sigframe.rs`: whether a handler was entered by the kernel, with a
 //!   real signal frame, and the entry that lets it tell.
 //!
+//! What is the same for every architecture is here: the thread trampoline's
+//! declaration, the `_Unwind_*` stand-ins' symbols (each architecture gives
+//! their three instructions), the syscall-name lookup.
+//!
 //! Async-signal-safe throughout; no state.
+
+/// The `_Unwind_*` stand-ins, given the architecture's instructions for
+/// "return 5" (`_URC_END_OF_STACK`), "return 0" and "trap".
+///
+/// The library never unwinds: it is built with `panic = "abort"`, and its
+/// own stack walks use framehop, not the C unwinder. Rust's standard
+/// library still refers to a few `_Unwind_*` functions (for backtraces and
+/// its precompiled landing pads), which would otherwise bring in libgcc's
+/// unwinder: `libgcc_s.so.1` as one more file for the loader to open in
+/// every process (Alpine has none at all), or, in the portable build, an
+/// unwinder that needs libpthread and libdl (see `crate::sys::libpthread`).
+/// These stand-ins satisfy those references: a backtrace is empty, and the
+/// functions used only while unwinding, which never happens, trap.
+///
+/// They are local to the library (its version script exports nothing but
+/// the C API), so the host program's own C++ exceptions and Rust panics
+/// keep using the real unwinder.
+macro_rules! unwind_stand_ins {
+    (end_of_stack: $end:literal, zero: $zero:literal, trap: $trap:literal) => {
+        core::arch::global_asm!(
+            // _Unwind_Reason_Code _Unwind_Backtrace(trace, arg).
+            ".globl _Unwind_Backtrace",
+            ".type _Unwind_Backtrace, %function",
+            "_Unwind_Backtrace:",
+            $end,
+            "    ret",
+            // Accessors of an unwind context: there is never one.
+            ".globl _Unwind_GetIP, _Unwind_GetIPInfo, _Unwind_GetDataRelBase",
+            ".globl _Unwind_GetTextRelBase, _Unwind_GetRegionStart",
+            ".globl _Unwind_GetLanguageSpecificData",
+            ".type _Unwind_GetIP, %function",
+            ".type _Unwind_GetIPInfo, %function",
+            ".type _Unwind_GetDataRelBase, %function",
+            ".type _Unwind_GetTextRelBase, %function",
+            ".type _Unwind_GetRegionStart, %function",
+            ".type _Unwind_GetLanguageSpecificData, %function",
+            "_Unwind_GetIP:",
+            "_Unwind_GetIPInfo:",
+            "_Unwind_GetDataRelBase:",
+            "_Unwind_GetTextRelBase:",
+            "_Unwind_GetRegionStart:",
+            "_Unwind_GetLanguageSpecificData:",
+            $zero,
+            "    ret",
+            // Used only in the middle of an unwind, which panic=abort never
+            // starts.
+            ".globl _Unwind_SetGR, _Unwind_SetIP, _Unwind_Resume",
+            ".type _Unwind_SetGR, %function",
+            ".type _Unwind_SetIP, %function",
+            ".type _Unwind_Resume, %function",
+            "_Unwind_SetGR:",
+            "_Unwind_SetIP:",
+            "_Unwind_Resume:",
+            $trap,
+        );
+    };
+}
+pub(crate) use unwind_stand_ins;
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
+
+unsafe extern "C" {
+    /// The start routine of a wrapped thread (`asm.rs`), given an argument
+    /// whose first word is a `prepare` function: calls `prepare(arg)`, which
+    /// returns the program's routine and its argument (in the two return
+    /// registers), then jumps to that routine with the stack as the thread
+    /// started. The trampoline leaves no frame behind: the program's routine
+    /// appears called by `start_thread` itself, and `pthread_exit` and
+    /// cancellation unwind through nothing of ours (a Rust frame there, even
+    /// an `extern "C-unwind"` one with nothing to drop, aborts the forced
+    /// unwind when built with panic=abort).
+    fn faultdump_thread_trampoline();
+}
+
+/// [`faultdump_thread_trampoline`], as a value.
+pub const THREAD_TRAMPOLINE: unsafe extern "C" fn() = faultdump_thread_trampoline;
+
+/// The system call named by `nr`, from the architecture's `syscalls::NAMES`:
+/// the names in number order, separated by one space, `-` where a number
+/// has no system call. One string rather than a table of `&str`: in a
+/// shared library every pointer in a table is a relocation that the loader
+/// applies in every process at start-up (467 of them, on two copy-on-write
+/// pages), and this library is loaded into every process.
+pub fn syscall_name(nr: i64) -> Option<&'static str> {
+    let nr = usize::try_from(nr).ok()?;
+    syscalls::NAMES.split(' ').nth(nr).filter(|&n| n != "-")
+}

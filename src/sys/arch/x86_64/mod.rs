@@ -6,7 +6,7 @@ mod registers;
 pub mod sigframe;
 pub mod syscalls;
 
-pub use asm::{THREAD_TRAMPOLINE, call_on_stack};
+pub use asm::call_on_stack;
 pub use code::{
     CALL_LOOKBEHIND, SIGRETURN_CODE, follows_call, frame_pointer, return_from_bad_call,
     set_frame_pointer, unwind_regs,

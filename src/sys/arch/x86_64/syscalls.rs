@@ -1,18 +1,9 @@
 //! x86_64 system call names by number, for the SIGSYS event line.
 //! Generated from the kernel's unistd_64.h (and newer numbers up to 466).
 
-pub fn syscall_name(nr: i64) -> Option<&'static str> {
-    let nr = usize::try_from(nr).ok()?;
-    NAMES.split(' ').nth(nr).filter(|&n| n != "-")
-}
-
-/// The names in number order, separated by one space; `-` where a number
-/// has no system call. One string rather than a table of `&str`: in a
-/// shared library every pointer in a table is a relocation that the loader
-/// applies in every process at start-up (467 of them, on two copy-on-write
-/// pages), and this library is loaded into every process.
+/// The names for [`crate::sys::arch::syscall_name`].
 #[rustfmt::skip]
-const NAMES: &str = concat!(
+pub const NAMES: &str = concat!(
     "read write open close stat fstat lstat poll lseek mmap mprotect munmap brk ",
     "rt_sigaction rt_sigprocmask rt_sigreturn ioctl pread64 pwrite64 readv writev access ",
     "pipe select sched_yield mremap msync mincore madvise shmget shmat shmctl dup dup2 ",
@@ -69,7 +60,7 @@ const NAMES: &str = concat!(
 
 #[cfg(test)]
 mod tests {
-    use super::syscall_name;
+    use crate::sys::arch::syscall_name;
 
     #[test]
     fn names_by_number() {

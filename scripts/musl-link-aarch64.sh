@@ -1,0 +1,1 @@
+musl-link.sh

@@ -1,0 +1,14 @@
+//! aarch64 (see [`super`] for what each file holds).
+
+mod asm;
+mod code;
+mod registers;
+pub mod sigframe;
+pub mod syscalls;
+
+pub use asm::call_on_stack;
+pub use code::{
+    CALL_LOOKBEHIND, SIGRETURN_CODE, follows_call, frame_pointer, return_from_bad_call,
+    set_frame_pointer, unwind_regs,
+};
+pub use registers::{Registers, reg};
