@@ -9,10 +9,6 @@
 //!   scripts/build-release.sh and scripts/zig-link.sh) does not add by
 //!   itself, so that dumps and symbolizers can name the library's build like
 //!   any other module;
-//! (`--no-rosegment`, one `PT_LOAD` less, was tried: no time gained within
-//! the noise, and 12 more resident pages, since the code's first 64 KiB
-//! window is then no longer cut short by the start of its mapping; and it
-//! makes read-only data executable.)
 //! - a linker script that only adds one output section (`INSERT`, the
 //!   default layout stays): the code every process runs at start, gathered
 //!   after `.text`, next to `.plt`. The functions the constructor runs are
@@ -21,6 +17,12 @@
 //!   `.text`, they touched eight 64 KiB windows of it (the kernel maps a
 //!   file's pages 64 KiB around each fault): eight page faults and 520 KiB
 //!   of resident pages in every process; gathered, one or two.
+//!
+//! (`--no-rosegment`, one `PT_LOAD` less, was tried: no time gained within
+//! the noise, and 12 more resident pages, since the code's first 64 KiB
+//! window is then no longer cut short by the start of its mapping; and it
+//! makes read-only data executable. `-z separate-loadable-segments` is
+//! lld's; GNU ld ignores it.)
 //!
 //! Each argument is passed on its own: zig's `cc` takes `-l` only as an
 //! argument of its own, not inside `-Wl,`.
