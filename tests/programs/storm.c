@@ -1,7 +1,7 @@
 /* One process of a crash storm (tests/storm.rs, scripts/bench-storm.sh).
  *
- *   storm crash N   start N-1 threads named "s<pid>-<i>", write one byte to
- *                   stdout (ready), wait for end of file on stdin (the
+ *   storm crash N   start N-1 threads named "s<pid>-<i>", wait until all are
+ *                   named, write one byte to stdout (ready), wait for end of file on stdin (the
  *                   barrier every process of the storm shares), then fault
  *                   in the main thread.
  *   storm hold [PATH]
@@ -19,11 +19,14 @@
 #include <unistd.h>
 
 static int gate[2];
+/* Every thread has its name before the process says it is ready. */
+static pthread_barrier_t named;
 
 static void *worker(void *arg) {
   char name[16];
   snprintf(name, sizeof name, "s%d-%d", (int)getpid(), (int)(long)arg);
   pthread_setname_np(pthread_self(), name);
+  pthread_barrier_wait(&named);
   char c;
   while (read(gate[0], &c, 1) != 0) {
   }
@@ -39,7 +42,7 @@ static void ready(void) {
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "crash") == 0) {
     int n = atoi(argv[2]);
-    if (pipe(gate) != 0) return 2;
+    if (n < 1 || pipe(gate) != 0 || pthread_barrier_init(&named, NULL, n) != 0) return 2;
     for (long i = 1; i < n; i++) {
       pthread_t t;
       if (pthread_create(&t, NULL, worker, (void *)i) != 0) return 2;
@@ -47,6 +50,7 @@ int main(int argc, char **argv) {
     char name[16];
     snprintf(name, sizeof name, "s%d-0", (int)getpid());
     pthread_setname_np(pthread_self(), name);
+    pthread_barrier_wait(&named);
     ready();
     char c;
     while (read(0, &c, 1) > 0) {

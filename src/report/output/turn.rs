@@ -20,9 +20,9 @@
 //! - where that is not possible (sockets, no `/proc`, a pipe another user
 //!   created), a lock file named after the destination's device and inode,
 //!   `faultdump-DEV-INO.lock` in `/dev/shm` or else `/tmp`. A process that
-//!   has a description of its own also takes the lock file when one exists
-//!   (after its own: one order for all), so that it waits for processes of
-//!   other users that could only take the file. It is opened read-only, never through a
+//!   has a description of its own also takes the lock file, making it if
+//!   needed (after its own: one order for all), so that it waits for
+//!   processes of other users that could only take the file. It is opened read-only, never through a
 //!   symbolic link (`O_NOFOLLOW`), only ever created with `O_EXCL` (which
 //!   does not follow a link either), only in a directory owned by root and
 //!   sticky if anyone may write there, and must be a regular file; created,
@@ -232,9 +232,9 @@ fn dir_is_safe(st: &libc::stat) -> bool {
 }
 
 /// The lock file for the object `st` describes, opened read-only (see the
-/// module documentation for the rules), created if `create`; -1 if there is
-/// none to be had.
-fn open_lock_file(st: &libc::stat, create: bool) -> i32 {
+/// module documentation for the rules), created if it is not there; -1 if
+/// there is none to be had.
+fn open_lock_file(st: &libc::stat) -> i32 {
     let (mut dev, mut ino) = ([0u8; 16], [0u8; 16]);
     let dev = hex(st.st_dev, &mut dev);
     let ino = hex(st.st_ino, &mut ino);
@@ -250,7 +250,7 @@ fn open_lock_file(st: &libc::stat, create: bool) -> i32 {
         if !safe_lock_dir(dir_path) {
             continue;
         }
-        let fd = open_lock_path(path, create);
+        let fd = open_lock_path(path);
         if fd >= 0 {
             return fd;
         }
@@ -258,7 +258,7 @@ fn open_lock_file(st: &libc::stat, create: bool) -> i32 {
     -1
 }
 
-fn open_lock_path(path: &[u8], create: bool) -> i32 {
+fn open_lock_path(path: &[u8]) -> i32 {
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     // Twice: a file another process creates between our two calls is
     // opened on the second round.
@@ -271,7 +271,7 @@ fn open_lock_path(path: &[u8], create: bool) -> i32 {
             close(fd);
             return -1;
         }
-        if !create || sys::errno() != libc::ENOENT {
+        if sys::errno() != libc::ENOENT {
             return -1;
         }
         let fd = open_raw(path, flags | libc::O_CREAT | libc::O_EXCL, 0o444);
@@ -320,13 +320,12 @@ impl Turn {
         let Some(st) = fstat(fd) else {
             return unlocked(Route::Chunks(fd));
         };
-        // A description of our own where one can be had; the lock file
-        // where not, or where a process that could not have one (another
-        // user's, without `/proc`) made it already.
-        let own_or_file = |own: Option<i32>| match own {
-            Some(own) => [own, open_lock_file(&st, false)],
-            None => [-1, open_lock_file(&st, true)],
-        };
+        // A description of our own where one can be had, and the lock file
+        // in any case (made by whoever comes first): a process that cannot
+        // have a description (another user's, without `/proc`) has only the
+        // file, and waiting for the file to exist before taking it too
+        // would let the first two such dumps write at once.
+        let own_or_file = |own: Option<i32>| [own.unwrap_or(-1), open_lock_file(&st)];
         let (route, locks) = match kind(fd, &st) {
             Kind::Pipe | Kind::Terminal => {
                 match reopen(fd, &st, libc::O_WRONLY | libc::O_NONBLOCK) {
@@ -485,10 +484,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("x.lock\0");
         let p = path.as_os_str().as_encoded_bytes();
-        assert_eq!(open_lock_path(p, false), -1, "not created unless asked");
-        let a = open_lock_path(p, true);
+        let a = open_lock_path(p);
         assert!(a >= 0);
-        let b = open_lock_path(p, false);
+        let b = open_lock_path(p);
         assert!(b >= 0, "the existing file is opened");
         assert!(try_lock(a) && !try_lock(b));
         close(a);
@@ -500,10 +498,7 @@ mod tests {
         );
         let link = dir.join("link.lock\0");
         std::os::unix::fs::symlink(dir.join("target"), dir.join("link.lock")).unwrap();
-        assert_eq!(
-            open_lock_path(link.as_os_str().as_encoded_bytes(), true),
-            -1
-        );
+        assert_eq!(open_lock_path(link.as_os_str().as_encoded_bytes()), -1);
         assert!(
             !dir.join("target").exists(),
             "nothing created through a link"
