@@ -17,7 +17,7 @@ use crate::format::names;
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
-use crate::sys::arch::sigframe::signal_entry;
+use crate::sys::arch::signal_entry;
 use crate::triggers::dispositions::{install, previous};
 
 /// Installs the fatal handlers; returns how many took.

@@ -19,7 +19,7 @@ use crate::dump::{self, Claim, Options, Trigger};
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
 use crate::sys::arch::Registers;
-use crate::sys::arch::sigframe::signal_entry;
+use crate::sys::arch::signal_entry;
 use crate::triggers::dispositions;
 
 const NSIG: usize = 65;

@@ -113,3 +113,49 @@ pub fn syscall_name(nr: i64) -> Option<&'static str> {
     let nr = usize::try_from(nr).ok()?;
     syscalls::NAMES.split(' ').nth(nr).filter(|&n| n != "-")
 }
+
+/// Defines `$entry`, the address to install for the three-argument
+/// handler `$handler` (a function of the calling module), which then runs
+/// only with the kernel's arguments (each architecture's
+/// `sigframe::is_kernel_frame`): called any other
+/// way, the entry returns at once, with `errno` as it was. The entry is two
+/// instructions (the architecture's `sigframe::entry_instructions!`) that
+/// pass the stack pointer to a check (`$entry::checked`) and leave no frame:
+/// the check returns straight to whoever entered it.
+macro_rules! signal_entry {
+    ($entry:ident, $handler:ident) => {
+        unsafe extern "C" {
+            fn $entry(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void);
+        }
+        mod $entry {
+            pub extern "C" fn checked(
+                sig: i32,
+                info: *mut libc::siginfo_t,
+                uc: *mut libc::c_void,
+                entry_sp: usize,
+            ) {
+                let _errno = $crate::sys::ErrnoGuard::save();
+                if $crate::sys::arch::sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
+                    super::$handler(sig, info, uc);
+                }
+            }
+        }
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", stringify!($entry), ",\"ax\",%progbits"),
+            ".p2align 4",
+            concat!(".type ", stringify!($entry), ",%function"),
+            // Global (another codegen unit may take its address), but not
+            // exported.
+            concat!(".globl ", stringify!($entry)),
+            concat!(".hidden ", stringify!($entry)),
+            concat!(stringify!($entry), ":"),
+            ".cfi_startproc",
+            $crate::sys::arch::sigframe::entry_instructions!(),
+            ".cfi_endproc",
+            concat!(".size ", stringify!($entry), ", . - ", stringify!($entry)),
+            ".popsection",
+            target = sym $entry::checked,
+        );
+    };
+}
+pub(crate) use signal_entry;

@@ -52,51 +52,15 @@ pub fn is_kernel_frame(
         && i32::from_ne_bytes(signo) == sig
 }
 
-/// Defines `$entry`, the address to install for the three-argument
-/// handler `$handler` (a function of the calling module), which then runs
-/// only with the kernel's arguments ([`is_kernel_frame`]): called any other
-/// way, the entry returns at once, with `errno` as it was. The entry is two
-/// instructions that pass the stack pointer to a check (`$entry::checked`,
-/// in x3) and leave no frame: the check returns straight to whoever
-/// entered it (x30 is untouched).
-macro_rules! signal_entry {
-    ($entry:ident, $handler:ident) => {
-        unsafe extern "C" {
-            fn $entry(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void);
-        }
-        mod $entry {
-            pub extern "C" fn checked(
-                sig: i32,
-                info: *mut libc::siginfo_t,
-                uc: *mut libc::c_void,
-                entry_sp: usize,
-            ) {
-                let _errno = $crate::sys::ErrnoGuard::save();
-                if $crate::sys::arch::sigframe::is_kernel_frame(sig, info, uc, entry_sp) {
-                    super::$handler(sig, info, uc);
-                }
-            }
-        }
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", stringify!($entry), ",\"ax\",%progbits"),
-            ".p2align 4",
-            concat!(".type ", stringify!($entry), ",%function"),
-            // Global (another codegen unit may take its address), but not
-            // exported.
-            concat!(".globl ", stringify!($entry)),
-            concat!(".hidden ", stringify!($entry)),
-            concat!(stringify!($entry), ":"),
-            ".cfi_startproc",
-            "mov x3, sp",
-            "b {target}",
-            ".cfi_endproc",
-            concat!(".size ", stringify!($entry), ", . - ", stringify!($entry)),
-            ".popsection",
-            target = sym $entry::checked,
-        );
+/// The two instructions of a checked entry (see `sys::arch::signal_entry!`):
+/// the stack pointer into the fourth argument (x3), then a branch (x30,
+/// the caller's return address, is untouched).
+macro_rules! entry_instructions {
+    () => {
+        "mov x3, sp\n b {target}"
     };
 }
-pub(crate) use signal_entry;
+pub(crate) use entry_instructions;
 
 #[cfg(test)]
 mod tests {
