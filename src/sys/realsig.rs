@@ -30,19 +30,26 @@ unsafe extern "C" {
 }
 
 /// musl exports no other name for `sigaction` (its `__sigaction` is
-/// hidden), and its libc.so, always loaded, is where the search finds it:
-/// this stand-in is reached only before [`resolve`], which start-up and
-/// the C API call before they install anything. It fails (EINVAL) rather
-/// than reach the library's own `sigaction`.
+/// hidden), and its libc.so, always loaded, is where the search finds it.
+/// This stand-in is reached only before [`resolve`] ran, that is while the
+/// constructors of the objects loaded before ours run (a library that
+/// ignores SIGPIPE in its constructor calls the interposed `signal`):
+/// single-threaded, with no handler of ours installed, so the search is
+/// made here. It fails (EINVAL) only if there is no `sigaction` to find,
+/// rather than reach the library's own.
 #[cfg(target_env = "musl")]
 unsafe extern "C" fn __sigaction(
-    _sig: i32,
-    _act: *const libc::sigaction,
-    _old: *mut libc::sigaction,
+    sig: i32,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
 ) -> libc::c_int {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = libc::EINVAL };
-    -1
+    let Some(addr) = NEXT.get() else {
+        // SAFETY: __errno_location returns the calling thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::EINVAL };
+        return -1;
+    };
+    // SAFETY: a `sigaction` found by name has this type; forwarded as called.
+    unsafe { core::mem::transmute::<usize, SigactionFn>(addr)(sig, act, old) }
 }
 
 static NEXT: Function = Function::next(c"sigaction");
