@@ -34,7 +34,13 @@ SECTIONS {
     *(.text.*ARGV_INIT_ARRAY*)
     *(.text.faultdump.startup)
   }
-} INSERT AFTER .text;
+  .plt : { *(.plt) }
+} INSERT BEFORE .text;
+SECTIONS {
+  .bss.faultdump.cold (NOLOAD) : {
+    *(.bss.faultdump.cold)
+  }
+} INSERT AFTER .bss;
 ";
 
 fn main() {

@@ -41,17 +41,10 @@ fn file_identity(st: &libc::stat) -> u64 {
     (st.st_dev.rotate_left(32)) ^ st.st_ino ^ 1
 }
 
-pub(crate) fn fstat(fd: i32) -> Option<libc::stat> {
-    // SAFETY: st is plain data written by fstat.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: fstat on any integer is safe; failure is reported.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st)
-}
-
 /// Start-up: remembers what fd 2 is.
 #[cfg_attr(test, allow(dead_code))] // called by the constructor only
 pub fn record_stderr_identity() {
-    if let Some(st) = fstat(2) {
+    if let Some(st) = sys::fstat(2) {
         STDERR_IDENTITY.store(file_identity(&st), Ordering::Relaxed);
     }
 }
@@ -66,7 +59,9 @@ pub fn stderr_usable() -> bool {
     if flags < 0 || flags & libc::O_ACCMODE == libc::O_RDONLY {
         return false;
     }
-    let Some(st) = fstat(2) else { return false };
+    let Some(st) = sys::fstat(2) else {
+        return false;
+    };
     let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
     !(regular
         && flags & libc::O_APPEND == 0

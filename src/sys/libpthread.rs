@@ -174,6 +174,7 @@ fn find(name: &[u8], after_self: bool) -> Option<usize> {
     (search.found != 0).then_some(search.found)
 }
 
+#[unsafe(link_section = ".text.faultdump.startup")]
 unsafe extern "C" fn visit(
     info: *mut libc::dl_phdr_info,
     _size: usize,

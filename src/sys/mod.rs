@@ -179,6 +179,18 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Option<usize> {
     open_read(path).map(|fd| fd.read_full(buf))
 }
 
+/// The status of an open file, by the `fstat` system call itself: the C
+/// library's `fstat` is `fstatat(fd, "", ..., AT_EMPTY_PATH)`, whose empty
+/// path the kernel reads from a page of the C library that nothing else in
+/// a short process touches (one page fault more at start-up).
+pub fn fstat(fd: i32) -> Option<libc::stat> {
+    // SAFETY: st is plain data the kernel fills in.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat on any integer is safe; failure is reported. The C
+    // library's `struct stat` is the kernel's on x86_64 and aarch64.
+    (unsafe { libc::syscall(libc::SYS_fstat, fd, &mut st) } == 0).then_some(st)
+}
+
 /// An anonymous private mapping, unmapped on drop.
 pub struct Mapping {
     pub ptr: *mut u8,
@@ -209,13 +221,8 @@ impl Mapping {
 
     /// Maps a whole file read-only; `None` if it is empty or cannot be mapped.
     pub fn file(fd: &Fd) -> Option<Mapping> {
-        // SAFETY: st is a plain struct fstat fills in.
-        let mut st: libc::stat = unsafe { core::mem::zeroed() };
-        // SAFETY: fd is open and st is writable.
-        if unsafe { libc::fstat(fd.0, &mut st) } != 0
-            || st.st_mode & libc::S_IFMT != libc::S_IFREG
-            || st.st_size <= 0
-        {
+        let st = fstat(fd.0)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_size <= 0 {
             return None;
         }
         let len = st.st_size as usize;

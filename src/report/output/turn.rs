@@ -41,9 +41,9 @@
 use core::fmt::Write as _;
 
 use crate::format::line::{Line, decimal};
-use crate::report::output::fstat;
 use crate::report::sink::Sink;
 use crate::sys;
+use crate::sys::fstat;
 
 /// Pause between two attempts at the lock.
 const RETRY_NS: u64 = 2_000_000;
