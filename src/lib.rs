@@ -9,7 +9,7 @@
 //! may do. Imports point down the list, never up:
 //! - [`startup`]: the constructor, configuration parsing, the C API's
 //!   entry points that install handlers or threads, interposed libc
-//!   functions. Ordinary code: std, malloc and locks allowed; never reached
+//!   functions. Ordinary code: malloc and locks allowed; never reached
 //!   from a handler.
 //! - [`triggers`]: what starts a dump: the fatal and user signal handlers,
 //!   the watchdog, the API's dump call. Async-signal-safe from here down.
@@ -24,6 +24,14 @@
 //!   ([`sys::arch`]); ELF parsing; fixed-buffer formatting; the
 //!   configuration as data. Safe everywhere.
 
+// No std: its panic and backtrace machinery, its start-up code and its
+// thread-locals would cost every process one more page of relocations, a
+// thread-local block and some thirty symbol lookups at load, for nothing the
+// library uses (README, "Start-up breakdown"). The unit tests use std.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
 mod dump;
 mod elf;
 mod format;
@@ -36,6 +44,29 @@ mod triggers;
 
 #[global_allocator]
 static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
+
+/// A panic in this library is a bug. It says where, in one line written
+/// with no allocation (it may happen in the middle of a dump), then aborts:
+/// SIGABRT, which ends a dump through `fault_in_dump`, as panic=abort did
+/// with std.
+#[cfg(not(test))]
+#[panic_handler]
+fn on_internal_panic(info: &core::panic::PanicInfo) -> ! {
+    let mut line = format::line::Line::new();
+    line.push(b"faultdump: internal error");
+    if let Some(location) = info.location() {
+        let _ = core::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(" at {}:{}", location.file(), location.line()),
+        );
+    }
+    line.byte(b'\n');
+    // SAFETY: writing our own buffer to fd 2, then the C library's abort.
+    unsafe {
+        libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len());
+        libc::abort()
+    }
+}
 
 /// The positive control of the signal-safety test: a build with this feature
 /// calls the host's allocator from the fatal handler, once on the signal

@@ -5,8 +5,9 @@
 //! may read it. Start-up writes it once, before any handler is installed;
 //! handlers and the watchdog read it through [`get`] (a lock-free load).
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
-use std::time::Duration;
+use core::time::Duration;
 
 /// Where dumps go.
 #[derive(Debug, Clone, PartialEq, Eq)]

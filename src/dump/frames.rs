@@ -13,6 +13,7 @@ use crate::symbolize::symbols::{Symbolizer, demangle_into};
 use crate::sys;
 use crate::sys::arch::Registers;
 use crate::sys::memory::Memory;
+use alloc::vec::Vec;
 
 /// The frames of one thread kept for printing: the innermost ones, how
 /// many were left out, and the outermost ones.

@@ -15,6 +15,8 @@ pub mod stacks;
 pub mod threads;
 pub mod unwind;
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use frames::Stacks;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 

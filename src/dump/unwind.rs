@@ -11,6 +11,7 @@
 //!   at the first address that is not code, after at most [`MAX_FRAMES`]
 //!   frames or when the dump's time is up.
 
+use alloc::vec;
 use framehop::{CacheNative, FrameAddress, MustNotAllocateDuringUnwind, Unwinder, UnwinderNative};
 
 use crate::symbolize::modules::Modules;

@@ -6,6 +6,7 @@
 
 pub mod dynamic;
 
+use alloc::vec::Vec;
 use object::elf;
 use object::read::elf::{ElfFile64, SectionHeader, Sym};
 use object::{LittleEndian as LE, Object, ObjectSection};

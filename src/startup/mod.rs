@@ -3,7 +3,7 @@
 //! ([`capi`]), the interposed `pthread_create` ([`threadstart`]) and the
 //! interposed `sigaction` family ([`interpose`]).
 //!
-//! Ordinary code: std, malloc and locks are allowed, and nothing here is
+//! Ordinary code: malloc and locks are allowed, and nothing here is
 //! ever reached from a signal handler, except [`interpose`]: programs
 //! install handlers from handlers, so it is async-signal-safe, as the
 //! C library's functions it replaces are. The constructor reserves the
@@ -21,11 +21,12 @@ mod interpose;
 mod threadstart;
 
 use crate::dump::stacks;
-use crate::format::line::Line;
 use crate::report::output;
 use crate::symbolize::{modules, snapshot};
 use crate::sys::{self, arena, reserve};
 use crate::triggers::{fatal, usersignal, watchdog};
+use alloc::boxed::Box;
+use alloc::format;
 use config::{Environment, Process};
 
 unsafe extern "C" {
@@ -119,7 +120,6 @@ extern "C" fn init() {
     snapshot::seal(taken);
     output::record_stderr_identity();
     crate::settings::publish(config);
-    std::panic::set_hook(Box::new(on_internal_panic));
     // Before any handler is installed: the one loader search of start-up.
     sys::realsig::resolve();
     if config.fatal {
@@ -149,23 +149,4 @@ fn warn_signal(signum: i32, why: &str) {
     let line = format!("faultdump: ignoring FAULTHANDLER_SIGNAL='{signum}': {why}\n");
     // SAFETY: writing our own buffer to fd 2.
     unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
-}
-
-/// A panic in this library is a bug; in the middle of a dump it must not run
-/// std's default hook (which may capture a backtrace through the loader).
-/// After this, panic=abort raises SIGABRT, which ends a dump through
-/// `fault_in_dump`.
-#[cfg_attr(test, allow(dead_code))]
-fn on_internal_panic(info: &std::panic::PanicHookInfo) {
-    let mut line = Line::new();
-    line.push(b"faultdump: internal error");
-    if let Some(location) = info.location() {
-        let _ = core::fmt::Write::write_fmt(
-            &mut line,
-            format_args!(" at {}:{}", location.file(), location.line()),
-        );
-    }
-    line.byte(b'\n');
-    // SAFETY: writing our own buffer to fd 2.
-    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
 }

@@ -21,8 +21,8 @@
 //! Threads get an alternate stack only while the fatal handlers are
 //! installed: with `FAULTHANDLER=0` the wrapper only forwards.
 
+use alloc::boxed::Box;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 
 use crate::dump::stacks;
 use crate::sys::arch::THREAD_TRAMPOLINE;
@@ -32,7 +32,8 @@ use crate::triggers::dispositions;
 /// The pthread key whose destructor frees a thread's alternate stack, plus
 /// one (0: none).
 static KEY: AtomicUsize = AtomicUsize::new(0);
-static INIT: Once = Once::new();
+/// `pthread_once`'s: std's `Once` is not available (no std, see `lib.rs`).
+static mut INIT: libc::pthread_once_t = libc::PTHREAD_ONCE_INIT;
 
 /// Looks up the real `pthread_create` and creates the key. Not signal-safe
 /// (it takes the loader lock): called from a wrapped call while either is
@@ -41,11 +42,15 @@ fn init() {
     if real_create().is_none() {
         return;
     }
-    INIT.call_once(|| {
-        if let Some(key) = libpthread::key_create(free_altstack) {
-            KEY.store(key as usize + 1, Ordering::Release);
-        }
-    });
+    // SAFETY: INIT is only ever passed to pthread_once, which synchronises
+    // its use; create_key has the signature it expects.
+    unsafe { libc::pthread_once(&raw mut INIT, create_key) };
+}
+
+extern "C" fn create_key() {
+    if let Some(key) = libpthread::key_create(free_altstack) {
+        KEY.store(key as usize + 1, Ordering::Release);
+    }
 }
 
 fn real() -> Option<CreateFn> {

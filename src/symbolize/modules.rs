@@ -13,6 +13,9 @@
 //! address ranges, the unwind tables (`.eh_frame_hdr`/`.eh_frame`, borrowed
 //! from the loaded image, no copy and no file I/O) and the build-id note.
 
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 use core::ops::Range;
 
 use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder, UnwinderNative};

@@ -14,6 +14,8 @@
 //! Nothing per symbol is done at start-up; no page of `.eh_frame_hdr` or of
 //! the executable's file is touched until a dump.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ops::Range;
 use core::sync::atomic::{AtomicPtr, Ordering};
 

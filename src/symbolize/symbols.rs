@@ -10,6 +10,8 @@
 //! is a complete ELF image in memory and is read there. An address is named
 //! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::cell::{Cell, OnceCell};
 use core::fmt::Write as _;
 

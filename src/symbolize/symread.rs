@@ -7,6 +7,8 @@
 //! fixed buffer of [`CHUNK`] bytes, and only the functions are kept, in the
 //! [`SymbolIndex`]. Signal-safe: `pread` on a descriptor the caller owns.
 
+use alloc::vec;
+use alloc::vec::Vec;
 use object::elf::{self, FileHeader64, SectionHeader64, Sym64};
 use object::{LittleEndian as LE, pod};
 

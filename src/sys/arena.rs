@@ -14,9 +14,9 @@
 //! space back when it was the last block); a system block is leaked rather
 //! than freed; `realloc` of a system block moves it into the arena.
 
+use super::hostalloc::System;
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::alloc::System;
 
 use crate::sys;
 

@@ -8,6 +8,8 @@
 //! (`process_vm_readv` on the own pid, which fails cleanly on a bad address).
 //! Runs in the dump (arena memory); `parse_maps` is pure.
 
+use alloc::vec;
+use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::sys;

@@ -14,6 +14,7 @@
 pub mod arch;
 pub mod arena;
 pub mod dispositions;
+mod hostalloc;
 pub mod libpthread;
 pub mod memory;
 pub mod realsig;

@@ -3,6 +3,7 @@
 //! out (so that printing, after the threads run again, reads nothing), and
 //! how they group into the activations of native evaluation frames.
 
+use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::sys::memory::Memory;

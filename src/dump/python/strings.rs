@@ -4,6 +4,7 @@
 //! copied out as UTF-8.
 
 use crate::sys::memory::Memory;
+use alloc::vec::Vec;
 
 use super::layout::Layout;
 

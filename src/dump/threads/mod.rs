@@ -22,6 +22,7 @@
 pub mod park;
 pub mod tasks;
 
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::dump::frames::{Collected, Stacks};

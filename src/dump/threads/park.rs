@@ -26,6 +26,7 @@
 //! sent by anyone else still ends the process, as it would have: the
 //! handler puts the default action back and lets it act.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sys;

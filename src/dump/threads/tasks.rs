@@ -14,6 +14,8 @@
 //!   call, from which its stack can be walked without stopping it;
 //! - `comm`: its name.
 
+use alloc::vec;
+use alloc::vec::Vec;
 use core::ffi::CStr;
 
 use crate::sys;

@@ -10,6 +10,9 @@ mod signals;
 mod values;
 
 use crate::settings::{Config, Output};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use signals::parse_user_signal;
 use values::{
     FaultHandler, MAX_FRAMES_LIMIT, MAX_THREADS_LIMIT, parse_count, parse_faulthandler,

@@ -4,6 +4,7 @@
 use super::Process;
 use super::values::trimmed_lower;
 use crate::settings::{FATAL_SIGNALS, UserSignal};
+use alloc::string::String;
 
 /// One `FAULTHANDLER_SIGNAL` entry: `SIG[:chain]`.
 pub fn parse_user_signal(entry: &[u8], process: Process) -> Result<UserSignal, &'static str> {

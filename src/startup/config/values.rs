@@ -1,7 +1,10 @@
 //! The plain settings: on/off words, paths, formats, counts, seconds and
 //! the timeout. Pure, and unit-tested here.
 
-use std::time::Duration;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::settings::{Format, Timeout};
 

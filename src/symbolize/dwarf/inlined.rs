@@ -5,6 +5,7 @@
 //! whose ranges do not hold the address, and stops once the innermost scope's
 //! children are done.
 
+use alloc::vec::Vec;
 use gimli::{AttributeValue, DebuggingInformationEntry, DwTag, Dwarf, Unit, UnitOffset};
 
 use super::budget::Budget;

@@ -10,6 +10,7 @@
 //! The program runs only until the sequence holding the address is
 //! complete, and resumes from there for the next address of the unit.
 
+use alloc::vec::Vec;
 use gimli::{IncompleteLineProgram, LineRows};
 
 use super::budget::Budget;

@@ -26,6 +26,8 @@ mod section;
 mod sources;
 mod units;
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use gimli::{DebugInfoOffset, Dwarf, Unit};

@@ -4,6 +4,7 @@
 //! with the namespaces and classes around the entry that gave it (C++, Rust;
 //! C has none).
 
+use alloc::vec::Vec;
 use gimli::{AttributeValue, DebuggingInformationEntry, Dwarf, Unit, UnitOffset};
 
 use super::budget::Budget;

@@ -5,6 +5,7 @@
 //! and the name stays relative). Two entries are the same file when their
 //! absolute forms (relative ones joined to `DW_AT_comp_dir`) are equal.
 
+use alloc::vec::Vec;
 use gimli::{Dwarf, LineProgramHeader, Unit};
 
 use super::reader::Reader;

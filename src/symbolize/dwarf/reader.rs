@@ -3,8 +3,9 @@
 //! in exactly the bytes it needs and no more. Little-endian only (x86_64,
 //! aarch64).
 
+use alloc::borrow::Cow;
+use alloc::string::String;
 use core::fmt;
-use std::borrow::Cow;
 
 use gimli::{Error, LittleEndian, ReaderOffsetId, Result};
 

@@ -6,6 +6,7 @@
 //! the unit holding an offset reads unit headers from the start of the file
 //! once, as far as needed.
 
+use alloc::vec::Vec;
 use gimli::{AttributeValue, DebugInfoOffset, Dwarf, Unit, UnitOffset};
 
 use super::budget::Budget;

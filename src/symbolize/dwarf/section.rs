@@ -11,6 +11,7 @@
 //! inflated length never change again, so slices of them stay valid while
 //! more is inflated after them. Inflating stops at the dump's DWARF deadline.
 
+use alloc::boxed::Box;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
@@ -262,7 +263,7 @@ impl Buffer {
     fn new(len: usize) -> Option<Buffer> {
         let layout = core::alloc::Layout::from_size_align(len, 16).ok()?;
         // SAFETY: len is non-zero (checked by the caller).
-        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+        let ptr = NonNull::new(unsafe { alloc::alloc::alloc(layout) })?;
         Some(Buffer { ptr, len })
     }
 }
@@ -271,7 +272,7 @@ impl Drop for Buffer {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout.
         unsafe {
-            std::alloc::dealloc(
+            alloc::alloc::dealloc(
                 self.ptr.as_ptr(),
                 core::alloc::Layout::from_size_align_unchecked(self.len, 16),
             )

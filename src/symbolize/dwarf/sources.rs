@@ -7,6 +7,8 @@
 //! checked the same way. Nothing is read before a frame of the module needs
 //! it; compressed sections are inflated lazily (see [`Section`]).
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::cell::OnceCell;
 use core::convert::Infallible;
 

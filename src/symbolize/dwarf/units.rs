@@ -6,6 +6,7 @@
 //! units used for everything but the unit holding the address: the header,
 //! abbreviations and root attributes, without the line program.
 
+use alloc::vec::Vec;
 use gimli::{AttributeValue, Dwarf, Unit, UnitHeader};
 
 use super::budget::Budget;

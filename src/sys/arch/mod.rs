@@ -8,68 +8,51 @@
 //!   signal trampoline, an instruction that is a call) and framehop's
 //!   register set;
 //! - `asm.rs`: the assembly: running a closure on another stack, the thread
-//!   start trampoline and the `_Unwind_*` stand-ins;
+//!   start trampoline and the unwinder stand-ins;
 //! - `syscalls.rs`: system call names by number (`NAMES`);
 //! - `sigframe.rs`: whether a handler was entered by the kernel, with a
 //!   real signal frame, and the entry that lets it tell.
 //!
 //! What is the same for every architecture is here: the thread trampoline's
-//! declaration, the `_Unwind_*` stand-ins' symbols (each architecture gives
-//! their three instructions), the syscall-name lookup.
+//! declaration, the unwinder stand-ins' symbols (each architecture gives
+//! their two instructions), the syscall-name lookup.
 //!
 //! Async-signal-safe throughout; no state.
 
-/// The `_Unwind_*` stand-ins, given the architecture's instructions for
-/// "return 5" (`_URC_END_OF_STACK`), "return 0" and "trap".
+/// The unwinder's two names the precompiled `core` and `alloc` still
+/// refer to, given the architecture's instructions for "return 8"
+/// (`_URC_CONTINUE_UNWIND`) and "trap".
 ///
-/// The library never unwinds: it is built with `panic = "abort"`, and its
-/// own stack walks use framehop, not the C unwinder. Rust's standard
-/// library still refers to a few `_Unwind_*` functions (for backtraces and
-/// its precompiled landing pads), which would otherwise bring in libgcc's
-/// unwinder: `libgcc_s.so.1` as one more file for the loader to open in
-/// every process (Alpine has none at all), or, in the portable build, an
+/// The library never unwinds: it is built with `panic = "abort"` and without
+/// std, and its own stack walks use framehop, not the C unwinder. But
+/// `core` and `alloc` come precompiled with landing pads, which name
+/// `rust_eh_personality` (std's, which the library does not link) in their
+/// unwind information and call `_Unwind_Resume`. Linking libgcc's unwinder
+/// for them would make `libgcc_s.so.1` one more file for the loader to open
+/// in every process (Alpine has none at all), or, in the portable build, an
 /// unwinder that needs libpthread and libdl (see `crate::sys::libpthread`).
-/// These stand-ins satisfy those references: a backtrace is empty, and the
-/// functions used only while unwinding, which never happens, trap.
+/// So:
+/// - `rust_eh_personality` answers "nothing to do in this frame": should a
+///   forced unwind (`pthread_exit`, cancellation) ever cross such a frame,
+///   it goes on, skipping that frame's cleanups;
+/// - `_Unwind_Resume` runs only in the middle of an unwind that a landing
+///   pad joined, which the personality above never lets happen: it traps.
 ///
-/// They are local to the library (its version script exports nothing but
+/// Both are local to the library (its version script exports nothing but
 /// the C API), so the host program's own C++ exceptions and Rust panics
-/// keep using the real unwinder.
+/// keep using the real unwinder and personality.
 macro_rules! unwind_stand_ins {
-    (end_of_stack: $end:literal, zero: $zero:literal, trap: $trap:literal) => {
+    (continue_unwind: $continue:literal, trap: $trap:literal) => {
+        // The unit tests link std, which defines both.
+        #[cfg(not(test))]
         core::arch::global_asm!(
-            // _Unwind_Reason_Code _Unwind_Backtrace(trace, arg).
-            ".globl _Unwind_Backtrace",
-            ".type _Unwind_Backtrace, %function",
-            "_Unwind_Backtrace:",
-            $end,
+            ".globl rust_eh_personality",
+            ".type rust_eh_personality, %function",
+            "rust_eh_personality:",
+            $continue,
             "    ret",
-            // Accessors of an unwind context: there is never one.
-            ".globl _Unwind_GetIP, _Unwind_GetIPInfo, _Unwind_GetDataRelBase",
-            ".globl _Unwind_GetTextRelBase, _Unwind_GetRegionStart",
-            ".globl _Unwind_GetLanguageSpecificData",
-            ".type _Unwind_GetIP, %function",
-            ".type _Unwind_GetIPInfo, %function",
-            ".type _Unwind_GetDataRelBase, %function",
-            ".type _Unwind_GetTextRelBase, %function",
-            ".type _Unwind_GetRegionStart, %function",
-            ".type _Unwind_GetLanguageSpecificData, %function",
-            "_Unwind_GetIP:",
-            "_Unwind_GetIPInfo:",
-            "_Unwind_GetDataRelBase:",
-            "_Unwind_GetTextRelBase:",
-            "_Unwind_GetRegionStart:",
-            "_Unwind_GetLanguageSpecificData:",
-            $zero,
-            "    ret",
-            // Used only in the middle of an unwind, which panic=abort never
-            // starts.
-            ".globl _Unwind_SetGR, _Unwind_SetIP, _Unwind_Resume",
-            ".type _Unwind_SetGR, %function",
-            ".type _Unwind_SetIP, %function",
+            ".globl _Unwind_Resume",
             ".type _Unwind_Resume, %function",
-            "_Unwind_SetGR:",
-            "_Unwind_SetIP:",
             "_Unwind_Resume:",
             $trap,
         );

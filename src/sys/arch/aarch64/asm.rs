@@ -1,5 +1,5 @@
 //! aarch64 assembly: running a function on another stack, the start
-//! routine of wrapped threads, and the `_Unwind_*` stand-ins (see the
+//! routine of wrapped threads, and the unwinder stand-ins (see the
 //! x86_64 twin for why each exists).
 
 /// Calls `f(arg)` with the stack pointer at `top`, and returns on the
@@ -59,4 +59,4 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-crate::sys::arch::unwind_stand_ins!(end_of_stack: "    mov w0, #5", zero: "    mov x0, #0", trap: "    brk #0");
+crate::sys::arch::unwind_stand_ins!(continue_unwind: "    mov w0, #8", trap: "    brk #0");

@@ -1,5 +1,5 @@
 //! x86_64 assembly: running a function on another stack, the start routine
-//! of wrapped threads, and the `_Unwind_*` stand-ins.
+//! of wrapped threads, and the unwinder stand-ins.
 
 /// Calls `f(arg)` with the stack pointer at `top`, and returns on the
 /// caller's stack.
@@ -50,4 +50,4 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-crate::sys::arch::unwind_stand_ins!(end_of_stack: "    mov eax, 5", zero: "    xor eax, eax", trap: "    ud2");
+crate::sys::arch::unwind_stand_ins!(continue_unwind: "    mov eax, 8", trap: "    ud2");
