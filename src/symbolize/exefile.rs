@@ -57,7 +57,10 @@ pub fn remappable(
 /// The executable's file, mapped by remapping its own offset-0 segment (see
 /// the module documentation), if [`remappable`] allows it and the kernel
 /// does, and its build-id is the loaded image's. The caller unmaps it (the
-/// returned mapping's drop) when its dump ends: each dump remaps anew.
+/// returned mapping's drop) when its dump ends: each dump remaps anew. The
+/// old range stays mapped and reads the same, but the kernel clears an
+/// `mlock` on it (its pages moved to the new mapping): a program that
+/// locked its memory may take a page fault there after a dump.
 pub fn remap(module: &Module, memory: &Memory) -> Option<sys::Mapping> {
     let phdrs = module.phdrs.iter().copied();
     let range = remappable(phdrs.clone(), module.bias, &|a| memory.read_u64(a))?;

@@ -8,7 +8,7 @@
 //! bias, address range, where its program headers are (in its read-only
 //! image: the executable ranges and `.eh_frame_hdr` are read from them as
 //! they were), its build-id and path; the executable's absolute path and,
-//! only where a dump could not remap it ([`needs_exe_file`]), its file,
+//! only where a dump could not remap it (`needs_exe_file`), its file,
 //! mapped read-only. [`crate::symbolize::modules`] builds the unwinder's
 //! module table from it at dump time.
 //!
@@ -52,7 +52,7 @@ pub struct Snapshot {
     pub exe_path: &'static [u8],
     /// The executable's file, mapped read-only at start and untouched
     /// until a dump reads its symbol tables (no descriptor stays open);
-    /// `None` where a dump can remap it instead ([`needs_exe_file`]).
+    /// `None` where a dump can remap it instead (`needs_exe_file`).
     pub exe_file: Option<&'static [u8]>,
 }
 

@@ -323,8 +323,12 @@ pub fn kernel_at_least(major: u32, minor: u32) -> bool {
     if unsafe { libc::uname(&mut uts) } != 0 {
         return false;
     }
-    let release = uts.release.map(|c| c as u8);
-    release_at_least(&release, major, minor)
+    // SAFETY: c_char (i8 or u8 by architecture) has u8's size and
+    // alignment; the array lives in uts for the borrow.
+    let release = unsafe {
+        core::slice::from_raw_parts(uts.release.as_ptr().cast::<u8>(), uts.release.len())
+    };
+    release_at_least(release, major, minor)
 }
 
 /// Whether a kernel release string ("5.13.0-...", NUL-terminated or not)
