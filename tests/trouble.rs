@@ -1,5 +1,6 @@
 //! Dumps of a process in trouble (tests/programs/trouble.c): out of address
-//! space, without /proc, with open() denied, with the loader's list cut,
+//! space, without /proc, with open() denied (and the executable replaced or
+//! deleted), with the loader's list cut,
 //! after a vfork child's crash, and with a library loaded after start. Each
 //! runs under the signal-safety spy (tests/common/spy.rs); its frames are
 //! compared with gdb's backtrace of the same program, and the process dies
@@ -48,7 +49,8 @@ fn address_space_exhausted_then_null_write() {
     let run = run_safe("RLIMIT_AS exhausted", &["oom"]);
     let dump = run.dump();
     let current = dump.current();
-    // Named from the executable's symbol table (mapped at start-up); the
+    // Named from the executable's symbol table (read through a fixed
+    // buffer: its file cannot be mapped, nor remapped); the
     // dump runs in the memory reserved at start-up, without DWARF.
     assert_matches_gdb(current, &gdb(&["oom"]), "oom_write", Some("main"));
     assert!(
@@ -123,6 +125,45 @@ fn open_denied_by_seccomp() {
         .run();
     assert_eq!(fds(&with), fds(&without));
     assert!(fds(&with).starts_with("fds: "), "{}", with.stdout);
+}
+
+/// The executable's file replaced by another build (or deleted) after
+/// start, and open() denied: only its own mapping, remapped by the dump,
+/// still holds its `.symtab` (start-up maps the file only on kernels before
+/// 5.13 or for executables that cannot be remapped).
+#[test]
+fn executable_replaced_or_deleted_with_open_denied() {
+    let dir = out_dir();
+    for replaced in [true, false] {
+        let what = if replaced { "replaced" } else { "deleted" };
+        let exe = dir.join(format!("trouble-{what}-{}", std::process::id()));
+        let other = dir.join(format!("trouble-{what}-other-{}", std::process::id()));
+        std::fs::copy(trouble(), &exe).unwrap();
+        let mut args = vec!["replaced"];
+        if replaced {
+            // Another ELF file, with another build-id.
+            std::fs::copy(plugin(), &other).unwrap();
+            args.push(other.to_str().unwrap());
+        }
+        let (run, log) = run_checked(&lib_path(), &exe, &args, &[]);
+        let _ = std::fs::remove_file(&exe);
+        let _ = std::fs::remove_file(&other);
+        assert_safe(what, &run, &log, libc::SIGSEGV);
+        let dump = run.dump();
+        assert_matches_gdb(
+            dump.current(),
+            &gdb(&["seccomp"]),
+            "nested_inner",
+            Some("main"),
+        );
+        // The executable's frames come first: had its file not been read,
+        // the note would name it, not libc.
+        assert!(
+            note(&dump, "faultdump: could not read ").is_some_and(|n| n.contains("libc.so.6")),
+            "{what}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

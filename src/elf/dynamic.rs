@@ -166,6 +166,29 @@ impl DynamicTables {
     }
 }
 
+/// Whether the dynamic section at `dynamic` (`len` bytes, run-time
+/// address) asks for text relocations: `DT_TEXTREL`, or `DF_TEXTREL` in
+/// `DT_FLAGS`. Then the loader made read-only segments writable to relocate
+/// them, and wrote copy-on-write pages into them. `None` if unreadable.
+pub fn has_text_relocations(
+    read_u64: &impl Fn(u64) -> Option<u64>,
+    dynamic: u64,
+    len: u64,
+) -> Option<bool> {
+    for i in 0..len / 16 {
+        let tag = elf::DynamicTag(read_u64(dynamic + i * 16)? as i64);
+        match tag {
+            elf::DT_NULL => break,
+            elf::DT_TEXTREL => return Some(true),
+            elf::DT_FLAGS if read_u64(dynamic + i * 16 + 8)? & elf::DF_TEXTREL.0 != 0 => {
+                return Some(true);
+            }
+            _ => {}
+        }
+    }
+    Some(false)
+}
+
 /// The hash function of `DT_GNU_HASH` tables.
 pub fn gnu_hash(name: &[u8]) -> u32 {
     name.iter().fold(5381u32, |h, &c| {

@@ -17,6 +17,7 @@ pub const PT_DYNAMIC: u32 = 2;
 pub const PT_NOTE: u32 = 4;
 pub const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
 pub const PF_X: u32 = 1;
+pub const PF_R: u32 = 4;
 const NT_GNU_BUILD_ID: u32 = 3;
 
 /// The part of a program header a dump needs.
@@ -33,7 +34,7 @@ pub struct ProgramHeader {
 pub const PHDR_SIZE: usize = 56;
 
 /// Parses `Elf64_Phdr` entries (little-endian, as on x86_64).
-pub fn parse_program_headers(bytes: &[u8]) -> impl Iterator<Item = ProgramHeader> + '_ {
+pub fn parse_program_headers(bytes: &[u8]) -> impl Iterator<Item = ProgramHeader> + Clone + '_ {
     bytes.chunks_exact(PHDR_SIZE).map(|p| ProgramHeader {
         kind: u32_at(p, 0),
         flags: u32_at(p, 4),
@@ -58,6 +59,28 @@ pub fn program_header_location(ehdr: &[u8; 64]) -> Option<(u64, u16)> {
     let phentsize = u16::from_le_bytes([ehdr[54], ehdr[55]]);
     (is_elf64_le && phentsize as usize == PHDR_SIZE)
         .then(|| (u64_at(ehdr, 32), u16::from_le_bytes([ehdr[56], ehdr[57]])))
+}
+
+/// How long the file an ELF header and its program headers describe must
+/// be: the end of the section header table (last in the files linkers
+/// write), and at least the end of every `PT_LOAD`'s file range. `None` if
+/// the header is not an ELF64 little-endian one or the sizes overflow.
+pub fn file_length(ehdr: &[u8; 64], phdrs: impl Iterator<Item = ProgramHeader>) -> Option<u64> {
+    program_header_location(ehdr)?;
+    let shoff = u64_at(ehdr, 40);
+    let shentsize = u64::from(u16::from_le_bytes([ehdr[58], ehdr[59]]));
+    // e_shnum 0 with a table: the count is in section 0 (extended
+    // numbering); that first entry at least is covered.
+    let shnum = u64::from(u16::from_le_bytes([ehdr[60], ehdr[61]])).max(1);
+    let mut end = if shoff == 0 {
+        0
+    } else {
+        shoff.checked_add(shnum.checked_mul(shentsize)?)?
+    };
+    for p in phdrs.filter(|p| p.kind == PT_LOAD) {
+        end = end.max(p.offset.checked_add(p.filesz)?);
+    }
+    Some(end)
 }
 
 /// The address of `.eh_frame` from the `eh_frame_ptr` field of an

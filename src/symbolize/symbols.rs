@@ -5,8 +5,10 @@
 //! `.symtab` indexed, so that static functions get their own names; a file
 //! with none (stripped) gives its `.dynsym`. A file whose build-id differs
 //! from the loaded image's was replaced since the program started and is not
-//! trusted; then, and for files that cannot be opened, the exported symbols
-//! are read from the loaded image itself through its `PT_DYNAMIC`. The vDSO
+//! trusted; then, and for files that cannot be opened, the executable's file
+//! is remapped from its own image ([`crate::symbolize::exefile`]), and
+//! otherwise the exported symbols are read from the loaded image itself
+//! through its `PT_DYNAMIC`. The vDSO
 //! is a complete ELF image in memory and is read there. An address is named
 //! only when it lies inside a symbol (see [`crate::elf::SymbolIndex`]).
 
@@ -18,6 +20,7 @@ use core::fmt::Write as _;
 use crate::elf::{ElfImage, SymbolIndex, exported_symbol_index};
 use crate::format::line::Line;
 use crate::symbolize::debugfile;
+use crate::symbolize::exefile;
 use crate::symbolize::modules::{Module, ModuleKind, Modules};
 use crate::symbolize::symread::{self, ReadTable};
 use crate::sys;
@@ -37,9 +40,11 @@ struct Loaded {
     /// mapped (then `index` is `None`).
     read: Option<ReadTable>,
     /// The module's own file, when it is the image that is loaded: mapped
-    /// by this dump (`image`) or at start-up (the executable's).
+    /// (or, the executable's, remapped from its image) by this dump
+    /// (`image`), or at start-up (the executable's).
     file: Option<&'static [u8]>,
-    /// Owns the mapping `file` borrows from (unmapped on drop).
+    /// Owns the mapping `file` borrows from (unmapped on drop, at the end
+    /// of the dump).
     _image: Option<sys::Mapping>,
     /// Its separate debug file (by build-id or `.gnu_debuglink`), if any.
     debug: Option<sys::Mapping>,
@@ -163,7 +168,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
     let premapped = premapped_executable(module);
     // SAFETY: errno is the calling thread's; the handler restores it.
     unsafe { *libc::__errno_location() = 0 };
-    let image = premapped
+    let mut image = premapped
         .is_none()
         .then(|| {
             module
@@ -171,11 +176,20 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
                 .and_then(|path| open_verified(path, module.build_id))
         })
         .flatten();
-    let errno = if premapped.is_none() && image.is_none() && module.file_path().is_some() {
+    let mut errno = if premapped.is_none() && image.is_none() && module.file_path().is_some() {
         sys::errno()
     } else {
         0
     };
+    // The executable's file could not be opened (no /proc, open() denied)
+    // or is another build: remapped from its own image instead. If that
+    // fails too, the open's errno is the one reported.
+    if premapped.is_none() && image.is_none() && module.kind == ModuleKind::Executable {
+        image = exefile::remap(module, memory);
+        if image.is_some() {
+            errno = 0;
+        }
+    }
     let file = premapped.or_else(|| image.as_ref().map(static_bytes));
     let parsed = file.and_then(ElfImage::parse);
     let debug = find_debug_file(module, parsed.as_ref());
@@ -231,8 +245,9 @@ fn read_unmapped(module: &Module) -> Option<ReadTable> {
         .or(own)
 }
 
-/// The executable's file as mapped at start-up, if its build-id is the
-/// loaded image's: read without /proc and without `open()`.
+/// The executable's file as mapped at start-up (only where a dump could
+/// not remap it, see [`crate::symbolize::snapshot`]), if its build-id is
+/// the loaded image's: read without /proc and without `open()`.
 fn premapped_executable(module: &Module) -> Option<&'static [u8]> {
     if module.kind != ModuleKind::Executable {
         return None;

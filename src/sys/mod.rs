@@ -244,6 +244,71 @@ impl Mapping {
         })
     }
 
+    /// A second mapping of the file pages mapped at `start` (`len` bytes,
+    /// page-aligned: one private mapping of a file from its offset 0), grown
+    /// to `file_len` bytes of that file, without a descriptor: the file's
+    /// symbol tables when it cannot be opened. `MREMAP_DONTUNMAP` (file
+    /// mappings from Linux 5.13; before, EINVAL) moves the range's pages to
+    /// a new address and leaves the range mapped, empty, so the program's
+    /// next access refaults the same pages from the page cache; the second
+    /// `mremap` grows the new mapping over the following file offsets (a
+    /// file mapping may extend past what the loader mapped). `None` if
+    /// either call fails (then nothing is left mapped). Reading the result
+    /// past the file's end faults (`SIGBUS`): `file_len` must not exceed it
+    /// by a page or more.
+    ///
+    /// # Safety
+    ///
+    /// Every page of the old range must hold exactly the file's bytes (no
+    /// copy-on-write page: never written, by the loader or anyone else),
+    /// since what the program reads there afterwards comes from the file.
+    pub unsafe fn remap_file(start: usize, len: usize, file_len: usize) -> Option<Mapping> {
+        // SAFETY: the caller guarantees the range is a private file mapping
+        // whose pages equal the file's; the kernel picks the new address (no
+        // MREMAP_FIXED), so no other mapping is touched.
+        let moved = unsafe {
+            libc::syscall(
+                libc::SYS_mremap,
+                start,
+                len,
+                len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_DONTUNMAP,
+                0usize,
+            )
+        };
+        if moved == -1 {
+            return None;
+        }
+        let mapping = Mapping {
+            ptr: moved as *mut u8,
+            len,
+        };
+        if file_len <= len {
+            return Some(mapping);
+        }
+        // SAFETY: growing the mapping just made, which nothing else refers
+        // to; if it moves, the kernel unmaps the old place. On failure it is
+        // unmapped by `mapping`'s drop.
+        let grown = unsafe {
+            libc::syscall(
+                libc::SYS_mremap,
+                mapping.ptr,
+                len,
+                file_len,
+                libc::MREMAP_MAYMOVE,
+                0usize,
+            )
+        };
+        if grown == -1 {
+            return None;
+        }
+        core::mem::forget(mapping);
+        Some(Mapping {
+            ptr: grown as *mut u8,
+            len: file_len,
+        })
+    }
+
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is readable for len bytes while self lives.
         unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
@@ -254,6 +319,36 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len describe a mapping created by this type.
         unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Whether the running kernel is at least `major.minor`, by `uname`'s
+/// release ("6.1.0-13-amd64"); false if it cannot be read.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: a plain struct uname fills in.
+    let mut uts: libc::utsname = unsafe { core::mem::zeroed() };
+    // SAFETY: uts is writable; uname only fills it.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return false;
+    }
+    // SAFETY: c_char (i8 or u8 by architecture) has u8's size and
+    // alignment; the array lives in uts for the borrow.
+    let release = unsafe {
+        core::slice::from_raw_parts(uts.release.as_ptr().cast::<u8>(), uts.release.len())
+    };
+    release_at_least(release, major, minor)
+}
+
+/// Whether a kernel release string ("5.13.0-...", NUL-terminated or not)
+/// is at least `major.minor`.
+fn release_at_least(release: &[u8], major: u32, minor: u32) -> bool {
+    let mut numbers = release.split(|&b| !b.is_ascii_digit()).map(|n| {
+        (!n.is_empty() && n.len() <= 9)
+            .then(|| n.iter().fold(0, |v, &d| v * 10 + u32::from(d - b'0')))
+    });
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => false,
     }
 }
 
@@ -423,5 +518,21 @@ pub fn tgsigqueue(tid: i32, sig: i32, value: u64) -> bool {
             sig,
             &info as *const libc::siginfo_t,
         ) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases() {
+        assert!(release_at_least(b"6.1.0-13-amd64\0\0", 5, 13));
+        assert!(release_at_least(b"5.13.0", 5, 13));
+        assert!(!release_at_least(b"5.12.19-generic", 5, 13));
+        assert!(!release_at_least(b"4.19.0", 5, 13));
+        assert!(release_at_least(b"10.0", 5, 13));
+        assert!(!release_at_least(b"", 5, 13));
+        assert!(!release_at_least(b"x5.13", 5, 13));
     }
 }

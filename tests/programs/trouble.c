@@ -8,6 +8,8 @@
  *   nested     nested_inner <- nested_outer <- main
  *   seccomp    a seccomp filter answering EPERM to open and openat, then
  *              nested_inner <- nested_outer <- main
+ *   replaced [NEW]  argv[0] replaced by the file NEW (renamed over it), or
+ *              deleted without NEW; then as seccomp
  *   cutlist    the loader's list cut after the executable, then a crash in
  *              a qsort callback: compare_and_fault <- (libc) <- sort_them
  *   vfork      a vfork child crashes (child_crash), then the parent
@@ -184,6 +186,13 @@ int main(int argc, char **argv) {
   } else if (!strcmp(mode, "seccomp")) {
     deny_open();
     nested_outer();
+  } else if (!strcmp(mode, "replaced")) {
+    if (argc > 2 ? rename(argv[2], argv[0]) : unlink(argv[0])) {
+      perror("replace");
+      return 2;
+    }
+    deny_open();
+    nested_outer();
   } else if (!strcmp(mode, "cutlist")) {
     cut_loader_list();
     sort_them();
@@ -192,7 +201,7 @@ int main(int argc, char **argv) {
   } else if (!strcmp(mode, "dlopen") && argc > 2) {
     dlopen_then_crash(argv[2]);
   } else {
-    fprintf(stderr, "usage: trouble oom|noproc|nested|seccomp|cutlist|vfork|dlopen LIB\n");
+    fprintf(stderr, "usage: trouble oom|noproc|nested|seccomp|replaced [NEW]|cutlist|vfork|dlopen LIB\n");
     return 2;
   }
   return 1;
