@@ -26,12 +26,12 @@ fn guard() -> usize {
     (unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize).max(4096)
 }
 
-/// The main thread's alternate stack, reserved at start-up (the base of its
-/// guard page, see [`crate::sys::reserve`]) and not yet given out; 0 if none.
+/// The main thread's alternate stack, reserved at start-up (its lowest
+/// address, see [`crate::sys::reserve`]) and not yet given out; 0 if none.
 static RESERVED_ALTSTACK: AtomicUsize = AtomicUsize::new(0);
 
-/// Makes the next [`ensure_altstack`] use this stack (the base of its guard
-/// page) rather than map one.
+/// Makes the next [`ensure_altstack`] use this stack (its lowest address)
+/// rather than map one.
 pub fn adopt_altstack(base: usize) {
     RESERVED_ALTSTACK.store(base, Ordering::Release);
 }
@@ -40,32 +40,40 @@ pub fn adopt_altstack(base: usize) {
 /// Returns the mapping's base if one was made (for the thread-exit hook).
 #[unsafe(link_section = ".text.faultdump.startup")]
 pub fn ensure_altstack() -> Option<usize> {
-    // SAFETY: a null new stack only queries.
-    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
-    // SAFETY: current is writable.
-    unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
-    if current.ss_flags & libc::SS_DISABLE == 0 {
-        return None;
-    }
     let reserved = RESERVED_ALTSTACK.swap(0, Ordering::AcqRel);
-    let (base, guard_len) = match (reserved != 0).then_some(reserved) {
-        Some(base) => (base, sys::reserve::GUARD),
-        None => (ensure_mapped_altstack()?, guard()),
+    let (bottom, mapped) = if reserved != 0 {
+        (reserved, None)
+    } else {
+        let base = ensure_mapped_altstack()?;
+        (base + guard(), Some(base))
     };
     let stack = libc::stack_t {
-        ss_sp: (base + guard_len) as *mut libc::c_void,
+        ss_sp: bottom as *mut libc::c_void,
         ss_flags: 0,
         ss_size: ALTSTACK_SIZE,
     };
+    // Set first and read the previous one in the same call (one system
+    // call, in every process and every new thread); nearly always there was
+    // none.
+    // SAFETY: an all-zero stack_t is valid; the kernel fills it in.
+    let mut previous: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: stack describes memory that stays mapped while in use.
-    if unsafe { libc::sigaltstack(&stack, core::ptr::null_mut()) } != 0 {
-        if reserved == 0 {
-            free_altstack(base);
+    let set = unsafe { libc::sigaltstack(&stack, &mut previous) } == 0;
+    let had_one = set && previous.ss_flags & libc::SS_DISABLE == 0;
+    if had_one {
+        // The program's (or another library's) stays: put it back.
+        // SAFETY: previous is what the kernel just reported.
+        unsafe { libc::sigaltstack(&previous, core::ptr::null_mut()) };
+    }
+    if !set || had_one {
+        match mapped {
+            Some(base) => free_altstack(base),
+            None => RESERVED_ALTSTACK.store(reserved, Ordering::Release),
         }
         return None;
     }
     // The reserved stack is never freed: only a mapped one is handed back.
-    (reserved == 0).then_some(base)
+    mapped
 }
 
 /// An alternate stack of the pool, or a new mapping: the base of its guard

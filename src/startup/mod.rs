@@ -92,9 +92,7 @@ extern "C" fn init() {
     let area = reserve::reserve();
     if let Some(r) = &area {
         stacks::adopt_dump_stack(r.stack_top);
-        if r.altstack != 0 {
-            stacks::adopt_altstack(r.altstack);
-        }
+        stacks::adopt_altstack(r.altstack);
         arena::STARTUP.begin_in(r.area, reserve::AREA_SIZE);
     }
     let secure = modules::auxv(libc::AT_SECURE) != 0 || !sys::is_dumpable();

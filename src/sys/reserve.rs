@@ -3,21 +3,28 @@
 //! mapping:
 //!
 //! ```text
-//! [ guard | main thread's alternate stack | start-up area | dump stack | reserved arena ]
+//! [ start-up area | dump stack | main thread's alternate stack | reserved arena ]
 //! ```
 //!
-//! - the main thread's alternate signal stack (see `dump::stacks`), above a
-//!   guard page: one mapping less than a stack of its own;
 //! - the start-up area holds the constructor's allocations (see
 //!   [`crate::sys::arena::STARTUP`]) and the module snapshot
 //!   ([`crate::symbolize::snapshot`]); it is made read-only once written
 //!   ([`seal`]), so a wild write in the program cannot reach it, and it is
 //!   the guard below the dump stack (an overflow writes into it and faults);
 //! - the dump stack and a minimum arena are there when a process that has
-//!   exhausted `RLIMIT_AS` (or memory) crashes: a dump maps nothing then.
+//!   exhausted `RLIMIT_AS` (or memory) crashes: a dump maps nothing then;
+//! - the main thread's alternate signal stack (see `dump::stacks`): one
+//!   mapping less than a stack of its own. Below it is the dump stack,
+//!   untouched outside a dump, rather than a guard page: a handler of the
+//!   program's that outgrows the 64 KiB (without faultdump it would have
+//!   run on the thread's own stack) goes on into memory nobody uses instead
+//!   of faulting. Only the same overflow in the middle of another thread's
+//!   dump would reach that dump's frames.
 //!
-//! The 20.32 MiB mapping counts once against `RLIMIT_AS`; only the
-//! pages start-up writes (a handful) are resident.
+//! One `mmap` and one `mprotect` (the seal), no guard of its own: every
+//! change of a mapping costs each process microseconds. The 20.31 MiB
+//! mapping counts once against `RLIMIT_AS`; only the pages start-up writes
+//! (one, for `/bin/true`) are resident.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -32,23 +39,24 @@ pub const STACK_SIZE: usize = 4 << 20;
 /// the module list, the unwinder and the symbol tables of a large program;
 /// not for DWARF, which is then skipped.
 pub const ARENA_SIZE: usize = 16 << 20;
-/// The main thread's alternate signal stack, above [`GUARD`].
+/// The main thread's alternate signal stack.
 pub const ALTSTACK_SIZE: usize = 64 << 10;
-/// The inaccessible guard below the main thread's alternate stack: 64 KiB,
-/// the largest page size of Linux on arm64, so that the guard and every
-/// part above it start on a page boundary whatever the kernel's page size
-/// (address space only: nothing here is ever touched).
-pub const GUARD: usize = 64 << 10;
-const AREA_OFFSET: usize = GUARD + ALTSTACK_SIZE;
-const TOTAL: usize = AREA_OFFSET + AREA_SIZE + STACK_SIZE + ARENA_SIZE;
+/// Every part's size is a multiple of 64 KiB, the largest page size of
+/// Linux on arm64, so that each starts on a page boundary (the seal's
+/// `mprotect` needs one) whatever the kernel's page size.
+const _: () =
+    assert!((AREA_SIZE | STACK_SIZE | ALTSTACK_SIZE | ARENA_SIZE).is_multiple_of(64 << 10));
+const STACK_OFFSET: usize = AREA_SIZE;
+const ALTSTACK_OFFSET: usize = STACK_OFFSET + STACK_SIZE;
+const TOTAL: usize = ALTSTACK_OFFSET + ALTSTACK_SIZE + ARENA_SIZE;
 
 /// Base of the reservation, 0 when none could be made.
 static BASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Where the parts of the reservation are.
 pub struct Reserved {
-    /// The guard page below the main thread's alternate stack (the stack is
-    /// [`ALTSTACK_SIZE`] bytes above it); 0 if the guard could not be made.
+    /// The lowest address of the main thread's alternate stack
+    /// ([`ALTSTACK_SIZE`] bytes).
     pub altstack: usize,
     /// The start-up area, [`AREA_SIZE`] bytes.
     pub area: usize,
@@ -62,13 +70,10 @@ pub fn reserve() -> Option<Reserved> {
     let base = map.ptr as usize;
     core::mem::forget(map);
     BASE.store(base, Ordering::Release);
-    // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-    let guarded = unsafe { libc::mprotect(map_ptr(base), GUARD, libc::PROT_NONE) } == 0;
-    let area = base + AREA_OFFSET;
     Some(Reserved {
-        altstack: if guarded { base } else { 0 },
-        area,
-        stack_top: area + AREA_SIZE + STACK_SIZE,
+        altstack: base + ALTSTACK_OFFSET,
+        area: base,
+        stack_top: base + STACK_OFFSET + STACK_SIZE,
     })
 }
 
@@ -84,7 +89,7 @@ pub fn on_stack_or_none() -> bool {
     let base = BASE.load(Ordering::Acquire);
     let marker = 0u8;
     let sp = core::ptr::addr_of!(marker) as usize;
-    let bottom = base + AREA_OFFSET + AREA_SIZE;
+    let bottom = base + STACK_OFFSET;
     base == 0 || (sp >= bottom && sp < bottom + STACK_SIZE)
 }
 
@@ -94,7 +99,7 @@ pub fn seal() {
     if base != 0 {
         // SAFETY: the area is ours and nothing in it is written after this
         // (the constructor's allocator has been closed).
-        unsafe { libc::mprotect(map_ptr(base + AREA_OFFSET), AREA_SIZE, libc::PROT_READ) };
+        unsafe { libc::mprotect(map_ptr(base), AREA_SIZE, libc::PROT_READ) };
     }
 }
 
