@@ -22,7 +22,7 @@
 //! installed: with `FAULTHANDLER=0` the wrapper only forwards.
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::dump::stacks;
 use crate::sys::arch::THREAD_TRAMPOLINE;
@@ -32,8 +32,13 @@ use crate::triggers::dispositions;
 /// The pthread key whose destructor frees a thread's alternate stack, plus
 /// one (0: none).
 static KEY: AtomicUsize = AtomicUsize::new(0);
-/// `pthread_once`'s: std's `Once` is not available (no std, see `lib.rs`).
-static mut INIT: libc::pthread_once_t = libc::PTHREAD_ONCE_INIT;
+/// Whether the key has been made: [`UNSTARTED`], [`MAKING`] or [`MADE`]. Not
+/// `pthread_once`: below glibc 2.34 it lives in libpthread.so.0, which the
+/// portable build must not need (scripts/build-release.sh); and no std.
+static INIT: AtomicU8 = AtomicU8::new(UNSTARTED);
+const UNSTARTED: u8 = 0;
+const MAKING: u8 = 1;
+const MADE: u8 = 2;
 
 /// Looks up the real `pthread_create` and creates the key. Not signal-safe
 /// (it takes the loader lock): called from a wrapped call while either is
@@ -42,14 +47,20 @@ fn init() {
     if real_create().is_none() {
         return;
     }
-    // SAFETY: INIT is only ever passed to pthread_once, which synchronises
-    // its use; create_key has the signature it expects.
-    unsafe { libc::pthread_once(&raw mut INIT, create_key) };
-}
-
-extern "C" fn create_key() {
-    if let Some(key) = libpthread::key_create(free_altstack) {
-        KEY.store(key as usize + 1, Ordering::Release);
+    if INIT
+        .compare_exchange(UNSTARTED, MAKING, Ordering::Acquire, Ordering::Acquire)
+        .is_ok()
+    {
+        if let Some(key) = libpthread::key_create(free_altstack) {
+            KEY.store(key as usize + 1, Ordering::Release);
+        }
+        INIT.store(MADE, Ordering::Release);
+    }
+    // Another thread is making it: the first threads wait for the key, as
+    // with pthread_once.
+    while INIT.load(Ordering::Acquire) != MADE {
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
     }
 }
 
