@@ -118,8 +118,11 @@ impl DynamicTables {
             }
             let mut text = [0u8; 64];
             let text = text.get_mut(..=name.len())?;
+            // Compared byte by byte, not as slices: a slice comparison is a
+            // call of the C library's memcmp, whose page of code nothing
+            // else touches in a short process (start-up runs this lookup).
             if !read(self.strtab + st_name, text)
-                || &text[..name.len()] != name
+                || !text.iter().zip(name).all(|(a, b)| a == b)
                 || text[name.len()] != 0
             {
                 return None;
