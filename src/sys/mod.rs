@@ -569,4 +569,30 @@ mod tests {
         assert!(!release_at_least(b"", 5, 13));
         assert!(!release_at_least(b"x5.13", 5, 13));
     }
+
+    fn words(set: &libc::sigset_t) -> [u64; 16] {
+        // SAFETY: sigset_t is 128 bytes of plain data in glibc and musl.
+        unsafe { core::mem::transmute_copy(set) }
+    }
+
+    #[test]
+    fn signal_sets_as_the_c_library_builds_them() {
+        // SAFETY: the C library's functions on valid sets, as a reference.
+        let (full, two) = unsafe {
+            let mut full: libc::sigset_t = core::mem::zeroed();
+            libc::sigfillset(&mut full);
+            let mut two: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut two);
+            libc::sigaddset(&mut two, libc::SIGSEGV);
+            libc::sigaddset(&mut two, 64);
+            (full, two)
+        };
+        assert_eq!(words(&sigset_full()), words(&full));
+        assert_eq!(words(&sigset_of(&[libc::SIGSEGV, 64, 0, 65])), words(&two));
+        let mut set = sigset_of(&[1]);
+        sigaddset(&mut set, 64);
+        sigdelset(&mut set, 1);
+        assert_eq!(mask_bits(&set), 1 << 63);
+        assert!(sigismember(&set, 64) && !sigismember(&set, 1) && !sigismember(&set, 0));
+    }
 }
