@@ -79,7 +79,7 @@ fn on_internal_panic(info: &core::panic::PanicInfo) -> ! {
     line.byte(b'\n');
     // SAFETY: writing our own buffer to fd 2, then the C library's abort.
     unsafe {
-        libc::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len());
+        sys::raw::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len());
         libc::abort()
     }
 }

@@ -14,14 +14,9 @@ use crate::sys;
 /// once). The signal that parks threads is blocked too: a thread waiting in
 /// a fatal handler is walked from /proc instead (see `park`).
 pub fn dump_mask() -> libc::sigset_t {
-    // SAFETY: sigfillset initialises the set it is given.
-    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t.
-    unsafe {
-        libc::sigfillset(&mut set);
-        for &sig in &FATAL_SIGNALS {
-            libc::sigdelset(&mut set, sig);
-        }
+    let mut set = sys::sigset_full();
+    for &sig in &FATAL_SIGNALS {
+        sys::sigdelset(&mut set, sig);
     }
     set
 }

@@ -58,12 +58,12 @@ pub fn ensure_altstack() -> Option<usize> {
     // SAFETY: an all-zero stack_t is valid; the kernel fills it in.
     let mut previous: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: stack describes memory that stays mapped while in use.
-    let set = unsafe { libc::sigaltstack(&stack, &mut previous) } == 0;
+    let set = unsafe { sys::raw::sigaltstack(&stack, &mut previous) } == 0;
     let had_one = set && previous.ss_flags & libc::SS_DISABLE == 0;
     if had_one {
         // The program's (or another library's) stays: put it back.
         // SAFETY: previous is what the kernel just reported.
-        unsafe { libc::sigaltstack(&previous, core::ptr::null_mut()) };
+        unsafe { sys::raw::sigaltstack(&previous, core::ptr::null_mut()) };
     }
     if !set || had_one {
         match mapped {
@@ -84,7 +84,7 @@ fn ensure_mapped_altstack() -> Option<usize> {
         None => {
             let map = sys::Mapping::anonymous(ALTSTACK_SIZE + guard())?;
             // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
+            unsafe { sys::raw::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
             let base = map.ptr as usize;
             core::mem::forget(map);
             Some(base)
@@ -121,7 +121,7 @@ fn free_altstack(base: usize) {
     });
     if !kept {
         // SAFETY: the mapping was made by ensure_altstack and nothing uses it.
-        unsafe { libc::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + guard()) };
+        unsafe { sys::raw::munmap(base as *mut libc::c_void, ALTSTACK_SIZE + guard()) };
     }
 }
 
@@ -131,7 +131,7 @@ pub fn release_altstack(base: usize) {
     // SAFETY: a null new stack only queries.
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: current is writable.
-    unsafe { libc::sigaltstack(core::ptr::null(), &mut current) };
+    unsafe { sys::raw::sigaltstack(core::ptr::null(), &mut current) };
     if current.ss_sp as usize != base + guard() || current.ss_flags & libc::SS_ONSTACK != 0 {
         return;
     }
@@ -141,7 +141,7 @@ pub fn release_altstack(base: usize) {
         ss_size: 0,
     };
     // SAFETY: disabling the thread's alternate stack; it is then unused.
-    if unsafe { libc::sigaltstack(&off, core::ptr::null_mut()) } == 0 {
+    if unsafe { sys::raw::sigaltstack(&off, core::ptr::null_mut()) } == 0 {
         free_altstack(base);
     }
 }
@@ -162,7 +162,7 @@ pub fn on_dump_stack<F: FnOnce()>(f: F) {
     if top == 0 {
         if let Some(map) = sys::Mapping::anonymous(DUMP_STACK_SIZE + guard()) {
             // SAFETY: the lowest page of our own fresh mapping becomes a guard.
-            unsafe { libc::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
+            unsafe { sys::raw::mprotect(map.ptr.cast(), guard(), libc::PROT_NONE) };
             top = map.ptr as usize + DUMP_STACK_SIZE + guard();
             DUMP_STACK_TOP.store(top, Ordering::Release);
             core::mem::forget(map);

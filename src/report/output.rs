@@ -55,7 +55,7 @@ pub fn record_stderr_identity() {
 /// written into that data).
 pub fn stderr_usable() -> bool {
     // SAFETY: F_GETFL on any integer is safe; failure is reported.
-    let flags = unsafe { libc::fcntl(2, libc::F_GETFL) };
+    let flags = unsafe { sys::raw::fcntl(2, libc::F_GETFL, 0) };
     if flags < 0 || flags & libc::O_ACCMODE == libc::O_RDONLY {
         return false;
     }
@@ -80,7 +80,7 @@ impl Drop for Target {
     fn drop(&mut self) {
         if self.owned {
             // SAFETY: the descriptor was opened for this dump.
-            unsafe { libc::close(self.fd) };
+            unsafe { sys::raw::close(self.fd) };
         }
     }
 }
@@ -114,7 +114,7 @@ impl Target {
         };
         // SAFETY: expand_path NUL-terminated the path.
         let fd = unsafe {
-            libc::open(
+            sys::raw::open(
                 path.as_ptr().cast(),
                 libc::O_WRONLY
                     | libc::O_APPEND
@@ -333,7 +333,7 @@ fn write_all(fd: i32, bytes: &[u8], send: bool, nonblocking: bool, deadline_ns: 
             }
         } else {
             // SAFETY: the pointer and length describe rest.
-            unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) }
+            unsafe { sys::raw::write(fd, rest.as_ptr().cast(), rest.len()) }
         };
         if n > 0 {
             done += n as usize;
@@ -360,8 +360,7 @@ fn wait_writable(fd: i32, deadline_ns: u64) -> bool {
     };
     let ms = ((deadline_ns - now) / 1_000_000).clamp(1, i32::MAX as u64) as i32;
     loop {
-        // SAFETY: pfd is one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        let r = sys::raw::poll(core::slice::from_mut(&mut pfd), ms);
         if r > 0 {
             // POLLERR/POLLHUP: let write report the error.
             return true;

@@ -21,7 +21,7 @@ use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sys::dispositions::{self, Action};
-use crate::sys::realsig;
+use crate::sys::{self, realsig};
 
 type Handler = libc::sighandler_t;
 
@@ -150,14 +150,10 @@ pub unsafe extern "C" fn __sysv_signal(sig: c_int, handler: Handler) -> Handler 
 
 /// Changes the calling thread's mask for `sig`; whether it was blocked.
 fn block(how: c_int, sig: c_int) -> Option<bool> {
-    // SAFETY: sets are initialised by sigemptyset; the old one is written.
-    unsafe {
-        let mut set: libc::sigset_t = core::mem::zeroed();
-        let mut old: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        (libc::sigprocmask(how, &set, &mut old) == 0).then(|| libc::sigismember(&old, sig) == 1)
-    }
+    let set = sys::sigset_of(&[sig]);
+    let mut old = sys::sigset_from_bits(0);
+    // SAFETY: both sets are valid; the old one is written.
+    (unsafe { libc::sigprocmask(how, &set, &mut old) } == 0).then(|| sys::sigismember(&old, sig))
 }
 
 /// System V `sigset`, as glibc's: `SIG_HOLD` blocks the signal, anything

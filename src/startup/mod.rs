@@ -108,7 +108,7 @@ extern "C" fn init() {
     for warning in &parsed.warnings {
         let line = format!("{warning}\n");
         // SAFETY: writing our own buffer to fd 2.
-        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+        unsafe { sys::raw::write(2, line.as_ptr().cast(), line.len()) };
     }
     let config = Box::leak(Box::new(parsed.config));
     let taken = snapshot::take();
@@ -138,7 +138,7 @@ extern "C" fn init() {
     {
         let line = "faultdump: FAULTHANDLER_TIMEOUT: the watchdog thread could not be created\n";
         // SAFETY: writing our own buffer to fd 2.
-        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+        unsafe { sys::raw::write(2, line.as_ptr().cast(), line.len()) };
     }
 }
 
@@ -146,5 +146,5 @@ extern "C" fn init() {
 fn warn_signal(signum: i32, why: &str) {
     let line = format!("faultdump: ignoring FAULTHANDLER_SIGNAL='{signum}': {why}\n");
     // SAFETY: writing our own buffer to fd 2.
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    unsafe { sys::raw::write(2, line.as_ptr().cast(), line.len()) };
 }

@@ -214,12 +214,13 @@ fn exe_path() -> Vec<u8> {
         return name.to_vec();
     }
     let mut cwd = [0u8; 4096];
-    // SAFETY: cwd is writable for its length.
-    if unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) }.is_null() {
+    // The length with the NUL; an unreachable directory does not start
+    // with '/' (the C library's getcwd fails then).
+    let n = crate::sys::raw::getcwd(&mut cwd);
+    if n <= 1 || cwd[0] != b'/' {
         return Vec::new();
     }
-    let len = cwd.iter().position(|&b| b == 0).unwrap_or(0);
-    join(&cwd[..len], name)
+    join(&cwd[..n as usize - 1], name)
 }
 
 /// `dir/name`, without a leading `./` in `name`.

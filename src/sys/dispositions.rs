@@ -55,7 +55,7 @@ impl Action {
         Action {
             handler: a.sa_sigaction,
             flags: a.sa_flags,
-            mask: mask_bits(&a.sa_mask),
+            mask: super::mask_bits(&a.sa_mask),
             restorer: a.sa_restorer.map_or(0, |f| f as usize),
         }
     }
@@ -65,20 +65,12 @@ impl Action {
         let mut a: libc::sigaction = unsafe { core::mem::zeroed() };
         a.sa_sigaction = self.handler;
         a.sa_flags = self.flags;
-        // SAFETY: sigset_t starts with the kernel's 64-bit mask; the rest
-        // stays zero.
-        unsafe { *(&mut a.sa_mask as *mut libc::sigset_t).cast::<u64>() = self.mask };
+        a.sa_mask = super::sigset_from_bits(self.mask);
         // SAFETY: a restorer is a function address or 0 (None).
         a.sa_restorer =
             unsafe { core::mem::transmute::<usize, Option<extern "C" fn()>>(self.restorer) };
         a
     }
-}
-
-/// The 64 signals the kernel keeps of a C library signal set.
-pub fn mask_bits(set: &libc::sigset_t) -> u64 {
-    // SAFETY: sigset_t starts with the kernel's 64-bit mask.
-    unsafe { *(set as *const libc::sigset_t).cast::<u64>() }
 }
 
 /// One signal's record: the program's view, and whether faultdump's
@@ -144,8 +136,7 @@ fn take_slot() -> usize {
                 return i;
             }
         }
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
+        super::raw::sched_yield();
     }
 }
 

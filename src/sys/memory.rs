@@ -294,7 +294,7 @@ pub fn kernel_copy(addr: u64, buf: &mut [u8]) -> bool {
         iov_len: buf.len(),
     };
     // SAFETY: local describes our writable buffer; the kernel validates remote.
-    let n = unsafe { libc::process_vm_readv(sys::getpid(), &local, 1, &remote, 1, 0) };
+    let n = unsafe { sys::raw::process_vm_readv(sys::getpid(), &local, 1, &remote, 1, 0) };
     n == buf.len() as isize
 }
 

@@ -1,8 +1,9 @@
 //! The system layer: thin wrappers over the system calls the signal-safe
-//! core uses (this file), fault-safe reads of the process's memory
-//! ([`memory`]), the crash arena and the library's allocator ([`arena`]),
-//! the processor-specific code ([`arch`]), and the thread functions found
-//! by name ([`libpthread`]).
+//! core uses (this file, on the direct system calls of [`raw`], which says
+//! why the C library's wrappers are not imported), fault-safe reads of the
+//! process's memory ([`memory`]), the crash arena and the library's
+//! allocator ([`arena`]), the processor-specific code ([`arch`]), and the
+//! thread functions found by name ([`libpthread`]).
 //!
 //! Async-signal-safe, except [`libpthread`]'s look-ups (start-up and the
 //! C API only; they take the loader lock): each function here is one or a
@@ -17,6 +18,7 @@ pub mod dispositions;
 mod hostalloc;
 pub mod libpthread;
 pub mod memory;
+pub mod raw;
 pub mod realsig;
 pub mod reserve;
 
@@ -50,10 +52,7 @@ pub fn gettid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
-pub fn getpid() -> i32 {
-    // SAFETY: getpid takes no arguments and cannot fail.
-    unsafe { libc::getpid() }
-}
+pub use raw::getpid;
 
 /// Sends `sig` to one thread of this process.
 pub fn tgkill(tid: i32, sig: i32) -> bool {
@@ -93,14 +92,13 @@ pub fn sleep_ns(ns: u64) {
         tv_sec: (ns / 1_000_000_000) as _,
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     };
-    // SAFETY: ts is a valid timespec; a null remainder is allowed.
-    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+    raw::nanosleep(&ts);
 }
 
 /// Opens a file read-only; `None` on failure.
 pub fn open_read(path: &CStr) -> Option<Fd> {
     // SAFETY: path is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe { raw::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC, 0) };
     (fd >= 0).then(|| Fd(fd))
 }
 
@@ -108,9 +106,10 @@ pub fn open_read(path: &CStr) -> Option<Fd> {
 pub fn open_dir(path: &CStr) -> Option<Fd> {
     // SAFETY: path is NUL-terminated.
     let fd = unsafe {
-        libc::open(
+        raw::open(
             path.as_ptr(),
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
         )
     };
     (fd >= 0).then(|| Fd(fd))
@@ -135,7 +134,7 @@ impl Fd {
         while done < buf.len() {
             // SAFETY: the pointer and length describe the unfilled part of buf.
             let n = unsafe {
-                libc::pread(
+                raw::pread(
                     self.0,
                     buf[done..].as_mut_ptr().cast(),
                     buf.len() - done,
@@ -156,8 +155,7 @@ impl Fd {
         let mut done = 0;
         while done < buf.len() {
             // SAFETY: the pointer and length describe the unfilled part of buf.
-            let n =
-                unsafe { libc::read(self.0, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
+            let n = unsafe { raw::read(self.0, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
             if n > 0 {
                 done += n as usize;
             } else if n == 0 || errno() != libc::EINTR {
@@ -171,7 +169,7 @@ impl Fd {
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: the descriptor was opened by this code and is closed once.
-        unsafe { libc::close(self.0) };
+        unsafe { raw::close(self.0) };
     }
 }
 
@@ -205,7 +203,7 @@ impl Mapping {
         // SAFETY: an anonymous mapping with no fixed address has no
         // preconditions; failure is reported as MAP_FAILED.
         let ptr = unsafe {
-            libc::mmap(
+            raw::mmap(
                 core::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
@@ -229,7 +227,7 @@ impl Mapping {
         let len = st.st_size as usize;
         // SAFETY: mapping an open regular file read-only and private.
         let ptr = unsafe {
-            libc::mmap(
+            raw::mmap(
                 core::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
@@ -318,7 +316,7 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: ptr/len describe a mapping created by this type.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        unsafe { raw::munmap(self.ptr.cast(), self.len) };
     }
 }
 
@@ -327,8 +325,7 @@ impl Drop for Mapping {
 pub fn kernel_at_least(major: u32, minor: u32) -> bool {
     // SAFETY: a plain struct uname fills in.
     let mut uts: libc::utsname = unsafe { core::mem::zeroed() };
-    // SAFETY: uts is writable; uname only fills it.
-    if unsafe { libc::uname(&mut uts) } != 0 {
+    if raw::uname(&mut uts) != 0 {
         return false;
     }
     // SAFETY: c_char (i8 or u8 by architecture) has u8's size and
@@ -359,11 +356,8 @@ fn release_at_least(release: &[u8], major: u32, minor: u32) -> bool {
 /// thread cancellation wait for every thread to take them.
 pub fn sigmask(how: i32, set: &libc::sigset_t) -> libc::sigset_t {
     let mut set = *set;
-    // SAFETY: set is a valid sigset_t; 32 and 33 are valid signal numbers.
-    unsafe {
-        libc::sigdelset(&mut set, 32);
-        libc::sigdelset(&mut set, 33);
-    }
+    sigdelset(&mut set, 32);
+    sigdelset(&mut set, 33);
     // SAFETY: old is written by the call.
     let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
     // SAFETY: both pointers are valid; the kernel's sigset is 8 bytes.
@@ -371,30 +365,70 @@ pub fn sigmask(how: i32, set: &libc::sigset_t) -> libc::sigset_t {
     old
 }
 
-pub fn sigset_of(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set it is given.
-    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t; signal numbers are checked by libc.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
+/// The bit of `sig` in the kernel's 64-bit mask; none for a number that
+/// is not a signal (where the C library's functions fail with EINVAL).
+fn sig_bit(sig: i32) -> u64 {
+    if (1..=64).contains(&sig) {
+        1 << (sig - 1)
+    } else {
+        0
     }
+}
+
+/// The 64 signals the kernel keeps of a C library signal set (its first
+/// 64-bit word, in glibc's and musl's `sigset_t` alike).
+pub fn mask_bits(set: &libc::sigset_t) -> u64 {
+    // SAFETY: sigset_t starts with the kernel's 64-bit mask.
+    unsafe { *(set as *const libc::sigset_t).cast::<u64>() }
+}
+
+fn set_mask_bits(set: &mut libc::sigset_t, bits: u64) {
+    // SAFETY: as in mask_bits; only the first word is written.
+    unsafe { *(set as *mut libc::sigset_t).cast::<u64>() = bits };
+}
+
+/// The signal set of the kernel's mask `bits`, the rest of `sigset_t` zero
+/// (as `sigemptyset` and `sigaddset` would build it, with no call).
+pub fn sigset_from_bits(bits: u64) -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is the empty set.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    set_mask_bits(&mut set, bits);
     set
 }
 
+pub fn sigset_of(signals: &[i32]) -> libc::sigset_t {
+    sigset_from_bits(signals.iter().fold(0, |bits, &s| bits | sig_bit(s)))
+}
+
+/// What `sigfillset` gives: every signal but the C library's own, from 32
+/// up to its `SIGRTMIN` (glibc: 32 and 33; musl: 32 to 34). 32 and 33 are
+/// left out whatever `SIGRTMIN` says, as `sigmask` leaves them out anyway.
+/// Computed from `SIGRTMIN` rather than fixed at 32..=34 so that under glibc
+/// signal 34 (its `SIGRTMIN`, the program's) stays in the set, blocked by
+/// the masks built from it as before.
+pub fn sigset_full() -> libc::sigset_t {
+    let reserved = (32..libc::SIGRTMIN().max(34)).fold(0, |bits, s| bits | sig_bit(s));
+    sigset_from_bits(!reserved)
+}
+
+/// `sigaddset` on the kernel's part of `set`; the rest is left as it is.
+pub fn sigaddset(set: &mut libc::sigset_t, sig: i32) {
+    set_mask_bits(set, mask_bits(set) | sig_bit(sig));
+}
+
+/// `sigdelset` on the kernel's part of `set`; the rest is left as it is.
+pub fn sigdelset(set: &mut libc::sigset_t, sig: i32) {
+    set_mask_bits(set, mask_bits(set) & !sig_bit(sig));
+}
+
 pub fn sigismember(set: &libc::sigset_t, sig: i32) -> bool {
-    // SAFETY: set is a valid sigset_t.
-    unsafe { libc::sigismember(set, sig) == 1 }
+    mask_bits(set) & sig_bit(sig) != 0
 }
 
 /// Signals pending for the calling thread or the process.
 pub fn sigpending() -> libc::sigset_t {
-    // SAFETY: set is written by the call.
-    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: set is a valid, writable sigset_t.
-    unsafe { libc::sigpending(&mut set) };
+    let mut set = sigset_from_bits(0);
+    raw::sigpending(&mut set);
     set
 }
 
@@ -405,8 +439,8 @@ pub fn consume_pending(sig: i32) {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: set and the timeout are valid; the siginfo may be null.
-    unsafe { libc::sigtimedwait(&set, core::ptr::null_mut(), &zero) };
+    // SAFETY: a null siginfo is allowed.
+    unsafe { raw::sigtimedwait(&set, core::ptr::null_mut(), &zero) };
 }
 
 /// Whether `sig` can be queued at all: under qemu-user the two highest
@@ -440,7 +474,7 @@ pub fn sigaction_set(sig: i32, action: &libc::sigaction) -> bool {
 /// The kernel name of the calling thread (its comm), without allocation.
 pub fn thread_name(out: &mut [u8; 16]) -> &[u8] {
     // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included.
-    unsafe { libc::prctl(libc::PR_GET_NAME, out.as_mut_ptr()) };
+    unsafe { raw::prctl(libc::PR_GET_NAME, out.as_mut_ptr() as libc::c_ulong) };
     let len = out.iter().position(|&b| b == 0).unwrap_or(out.len());
     &out[..len]
 }
@@ -449,13 +483,13 @@ pub fn thread_name(out: &mut [u8; 16]) -> &[u8] {
 /// set-gid, file capabilities) at start, or not dumpable now.
 pub fn is_dumpable() -> bool {
     // SAFETY: PR_GET_DUMPABLE takes no further arguments.
-    unsafe { libc::prctl(libc::PR_GET_DUMPABLE) > 0 }
+    unsafe { raw::prctl(libc::PR_GET_DUMPABLE, 0) > 0 }
 }
 
 /// `readlink` into `buf`; returns the target's bytes.
 pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
     // SAFETY: path is NUL-terminated and buf is writable for its length.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe { raw::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (n > 0).then(|| &buf[..n as usize])
 }
 
@@ -506,7 +540,7 @@ pub fn tgsigqueue(tid: i32, sig: i32, value: u64) -> bool {
     // sigval_t si_value; } at offsets 16, 20 and 24.
     unsafe {
         base.add(16).cast::<i32>().write_unaligned(getpid());
-        base.add(20).cast::<u32>().write_unaligned(libc::getuid());
+        base.add(20).cast::<u32>().write_unaligned(raw::getuid());
         base.add(24).cast::<u64>().write_unaligned(value);
     }
     // SAFETY: info is a valid siginfo_t for the duration of the call.
@@ -534,5 +568,31 @@ mod tests {
         assert!(release_at_least(b"10.0", 5, 13));
         assert!(!release_at_least(b"", 5, 13));
         assert!(!release_at_least(b"x5.13", 5, 13));
+    }
+
+    fn words(set: &libc::sigset_t) -> [u64; 16] {
+        // SAFETY: sigset_t is 128 bytes of plain data in glibc and musl.
+        unsafe { core::mem::transmute_copy(set) }
+    }
+
+    #[test]
+    fn signal_sets_as_the_c_library_builds_them() {
+        // SAFETY: the C library's functions on valid sets, as a reference.
+        let (full, two) = unsafe {
+            let mut full: libc::sigset_t = core::mem::zeroed();
+            libc::sigfillset(&mut full);
+            let mut two: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut two);
+            libc::sigaddset(&mut two, libc::SIGSEGV);
+            libc::sigaddset(&mut two, 64);
+            (full, two)
+        };
+        assert_eq!(words(&sigset_full()), words(&full));
+        assert_eq!(words(&sigset_of(&[libc::SIGSEGV, 64, 0, 65])), words(&two));
+        let mut set = sigset_of(&[1]);
+        sigaddset(&mut set, 64);
+        sigdelset(&mut set, 1);
+        assert_eq!(mask_bits(&set), 1 << 63);
+        assert!(sigismember(&set, 64) && !sigismember(&set, 1) && !sigismember(&set, 0));
     }
 }

@@ -99,7 +99,7 @@ pub fn seal() {
     if base != 0 {
         // SAFETY: the area is ours and nothing in it is written after this
         // (the constructor's allocator has been closed).
-        unsafe { libc::mprotect(map_ptr(base), AREA_SIZE, libc::PROT_READ) };
+        unsafe { super::raw::mprotect(map_ptr(base), AREA_SIZE, libc::PROT_READ) };
     }
 }
 

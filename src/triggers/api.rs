@@ -20,7 +20,7 @@ pub fn check_fd(fd: c_int) -> Result<(), c_int> {
         return Err(libc::EINVAL);
     }
     // SAFETY: F_GETFD on any integer is safe; failure is reported.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+    if unsafe { crate::sys::raw::fcntl(fd, libc::F_GETFD, 0) } < 0 {
         return Err(libc::EBADF);
     }
     Ok(())

@@ -30,7 +30,7 @@ pub fn install(
     handler: unsafe extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void),
     mask: &libc::sigset_t,
 ) -> bool {
-    dispositions::install(sig, handler as usize, dispositions::mask_bits(mask))
+    dispositions::install(sig, handler as usize, crate::sys::mask_bits(mask))
 }
 
 /// Puts back the disposition found before ours (or what the program set

@@ -141,7 +141,10 @@ fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
     if action.sa_sigaction == libc::SIG_DFL && !uc.is_null() {
         // SAFETY: uc is the ucontext_t the kernel passed to this handler;
         // the mask in it is what the thread's mask becomes on return.
-        unsafe { libc::sigdelset(&mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask, sig) };
+        sys::sigdelset(
+            unsafe { &mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask },
+            sig,
+        );
     }
     // Pending until this handler returns and unblocks it.
     sys::tgkill(sys::gettid(), sig);
@@ -174,7 +177,7 @@ fn fault_in_dump(sig: i32) {
     });
     if crate::report::output::stderr_usable() {
         // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
-        unsafe { libc::writev(2, iov.as_ptr(), iov.len() as i32) };
+        unsafe { sys::raw::writev(2, iov.as_ptr(), iov.len() as i32) };
     }
     set_default(original);
     set_default(sig);

@@ -146,8 +146,7 @@ fn chain(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
         handler => {
             let mut mask = previous.sa_mask;
             if previous.sa_flags & libc::SA_NODEFER == 0 {
-                // SAFETY: mask is a valid sigset_t.
-                unsafe { libc::sigaddset(&mut mask, sig) };
+                sys::sigaddset(&mut mask, sig);
             }
             let old = sys::sigmask(libc::SIG_BLOCK, &mask);
             if previous.sa_flags & libc::SA_SIGINFO != 0 {

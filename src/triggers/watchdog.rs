@@ -55,8 +55,7 @@ fn lock() {
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
+        sys::raw::sched_yield();
     }
 }
 
@@ -116,14 +115,7 @@ fn spawn() -> bool {
     if !ATFORK_REGISTERED.swap(true, Ordering::AcqRel) {
         libpthread::atfork(before_fork, after_fork_parent, after_fork_child);
     }
-    let all = {
-        // SAFETY: sigfillset initialises the set.
-        let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-        // SAFETY: set is a valid sigset_t.
-        unsafe { libc::sigfillset(&mut set) };
-        set
-    };
-    let old = sys::sigmask(libc::SIG_SETMASK, &all);
+    let old = sys::sigmask(libc::SIG_SETMASK, &sys::sigset_full());
     let epoch = EPOCH.load(Ordering::Acquire) as usize as *mut libc::c_void;
     let thread = libpthread::spawn(STACK_SIZE, watchdog_main, epoch);
     if let Some(thread) = thread {
@@ -138,7 +130,12 @@ extern "C" fn watchdog_main(epoch: *mut libc::c_void) -> *mut libc::c_void {
     let epoch = epoch as usize as u32;
     TID.store(sys::gettid(), Ordering::Release);
     // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"faultdump-watch".as_ptr()) };
+    unsafe {
+        sys::raw::prctl(
+            libc::PR_SET_NAME,
+            c"faultdump-watch".as_ptr() as libc::c_ulong,
+        )
+    };
     loop {
         let generation = GENERATION.load(Ordering::Acquire);
         if EPOCH.load(Ordering::Acquire) != epoch {

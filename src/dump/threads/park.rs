@@ -102,7 +102,7 @@ pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
         // waits until it is released. Installed as the library's other
         // handlers are, so that the program sees `SIG_DFL` on it and gets
         // it when it takes it.
-        let mask = sys::dispositions::mask_bits(&crate::dump::lock::dump_mask());
+        let mask = sys::mask_bits(&crate::dump::lock::dump_mask());
         let handler = park_handler as extern "C" fn(_, _, _) as usize;
         if sys::dispositions::install(sig, handler, mask) {
             SIGNAL_PID.store(sys::getpid(), Ordering::Release);
@@ -252,8 +252,7 @@ impl Drop for Park {
         COOKIE.store(0, Ordering::SeqCst);
         let give_up = sys::monotonic_ns() + 100_000_000;
         while INSIDE.load(Ordering::SeqCst) != 0 && sys::monotonic_ns() < give_up {
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
+            sys::raw::sched_yield();
         }
         SLOTS.store(core::ptr::null_mut(), Ordering::Release);
         LEN.store(0, Ordering::Release);

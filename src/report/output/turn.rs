@@ -136,25 +136,24 @@ fn socket_type(fd: i32) -> Option<i32> {
     (r == 0).then_some(ty)
 }
 
-/// `openat(AT_FDCWD, path, flags, mode)` as a raw system call; `path` must
-/// end with a NUL byte. Returns the descriptor or -1 (errno set).
+/// `open(path, flags, mode)`, close-on-exec and never a controlling
+/// terminal; `path` must end with a NUL byte. Returns the descriptor or -1
+/// (errno set).
 fn open_raw(path: &[u8], flags: i32, mode: u32) -> i32 {
     debug_assert_eq!(path.last(), Some(&0));
-    // SAFETY: path is NUL-terminated; openat has no other precondition.
+    // SAFETY: path is NUL-terminated.
     unsafe {
-        libc::syscall(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
+        sys::raw::open(
+            path.as_ptr().cast(),
             flags | libc::O_CLOEXEC | libc::O_NOCTTY,
             mode,
-        ) as i32
+        )
     }
 }
 
 fn close(fd: i32) {
     // SAFETY: only descriptors this module opened are closed.
-    unsafe { libc::close(fd) };
+    unsafe { sys::raw::close(fd) };
 }
 
 fn same_object(a: &libc::stat, b: &libc::stat) -> bool {
