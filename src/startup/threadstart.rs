@@ -26,6 +26,7 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::dump::stacks;
 use crate::sys::arch::THREAD_TRAMPOLINE;
+use crate::sys::raw;
 use crate::sys::libpthread::{self, CreateFn, StartRoutine, real_create};
 use crate::triggers::dispositions;
 
@@ -59,8 +60,7 @@ fn init() {
     // Another thread is making it: the first threads wait for the key, as
     // with pthread_once.
     while INIT.load(Ordering::Acquire) != MADE {
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
+        raw::sched_yield();
     }
 }
 
