@@ -64,5 +64,9 @@ fn main() {
     ] {
         println!("cargo:rustc-cdylib-link-arg={arg}");
     }
+    // The C library, named here: without std nothing else asks for it (the
+    // libc crate does not for musl targets), and the release builds link
+    // with --no-undefined (scripts/musl-link.sh).
+    println!("cargo:rustc-link-lib=c");
     println!("cargo:rerun-if-changed=build.rs");
 }
