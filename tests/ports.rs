@@ -402,6 +402,37 @@ fn pointer_authentication(port: &Port) {
     assert_matches_gdb(&current, &gdb[..good], "do_segv", Some(&gdb[good - 1]));
 }
 
+/// musl: a library preloaded before faultdump, whose constructor therefore
+/// runs before faultdump's start-up, ignores SIGPIPE through faultdump's
+/// interposed `signal()`. musl's libc.so exports no other name for
+/// `sigaction`, so until start-up has found the C library's, the stand-in
+/// searches for it then (src/sys/realsig.rs): the disposition takes effect
+/// and the program survives its SIGPIPE (before that fix, `signal()`
+/// failed with EINVAL and the program died of SIGPIPE).
+fn constructor_before_ours_ignores_sigpipe(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let mut flags = vec!["-shared", "-fPIC"];
+    flags.extend_from_slice(port.cflags);
+    let pre = build(
+        port.cc,
+        "sigpipe_pre.c",
+        &format!("libsigpipe-pre-{}.so", port.name),
+        &flags,
+    );
+    let prog = program(port, "sigpipe_raise.c", &[]);
+    let preload = format!("{} {}", pre.display(), lib.display());
+    let with_pre = run(port, &preload, &prog, &[], &[]);
+    assert_eq!(
+        with_pre.stdout, "pre: signal() worked\nSIGPIPE ignored\n",
+        "{}",
+        with_pre.stderr
+    );
+    assert_eq!(with_pre.code(), Some(0), "{}", with_pre.stderr);
+    // The check can fail: without the preloaded constructor the program
+    // dies of its SIGPIPE.
+    run(port, &lib.to_string_lossy(), &prog, &[], &[]).assert_killed_by(libc::SIGPIPE);
+}
+
 macro_rules! port_tests {
     ($module:ident, $port:expr, [$($extra:ident),*]) => {
         mod $module {
@@ -437,8 +468,19 @@ macro_rules! port_tests {
 }
 
 port_tests!(aarch64_glibc, AARCH64_GLIBC, [pointer_authentication]);
-port_tests!(x86_64_musl, X86_64_MUSL, []);
-port_tests!(aarch64_musl, AARCH64_MUSL, [pointer_authentication]);
+port_tests!(
+    x86_64_musl,
+    X86_64_MUSL,
+    [constructor_before_ours_ignores_sigpipe]
+);
+port_tests!(
+    aarch64_musl,
+    AARCH64_MUSL,
+    [
+        pointer_authentication,
+        constructor_before_ours_ignores_sigpipe
+    ]
+);
 
 /// Each port's library needs its C library only (glibc: libc.so.6 and the
 /// loader, at most GLIBC_2.17's symbol versions; musl: libc.so, which is its

@@ -26,8 +26,8 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::dump::stacks;
 use crate::sys::arch::THREAD_TRAMPOLINE;
-use crate::sys::raw;
 use crate::sys::libpthread::{self, CreateFn, StartRoutine, real_create};
+use crate::sys::raw;
 use crate::triggers::dispositions;
 
 /// The pthread key whose destructor frees a thread's alternate stack, plus
