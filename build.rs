@@ -16,20 +16,22 @@
 //!   scripts/build-release.sh and scripts/zig-link.sh) does not add by
 //!   itself, so that dumps and symbolizers can name the library's build like
 //!   any other module;
-//! - a linker script that only adds one output section (`INSERT`, the
-//!   default layout stays): the code every process runs at start, gathered
-//!   after `.text`, next to `.plt`. The functions the constructor runs are
-//!   put in `.text.faultdump.startup` (`#[unsafe(link_section)]`), and std's
-//!   own constructor (`ARGV_INIT_ARRAY`) is matched by name. Scattered over
-//!   `.text`, they touched eight 64 KiB windows of it (the kernel maps a
-//!   file's pages 64 KiB around each fault): eight page faults and 520 KiB
-//!   of resident pages in every process; gathered, one or two.
+//! - a linker script that only adds output sections (`INSERT`, the default
+//!   layout stays):
+//!   - the code every process runs at start, gathered at the start of the
+//!     code. The functions the constructor
+//!     runs are put in `.text.faultdump.startup` (`#[unsafe(link_section)]`).
+//!     Scattered over `.text`, they touched eight 64 KiB windows of it (the
+//!     kernel maps a file's pages 64 KiB around each fault): eight page
+//!     faults and 520 KiB of resident pages in every process; gathered, one;
+//!   - `.bss.faultdump.cold` after `.bss`: the dispositions' 10 KiB pool of
+//!     slots (`src/sys/dispositions.rs`), so that the small statics
+//!     start-up writes are not pushed 10 KiB away from the data page.
 //!
 //! (`--no-rosegment`, one `PT_LOAD` less, was tried: no time gained within
 //! the noise, and 12 more resident pages, since the code's first 64 KiB
 //! window is then no longer cut short by the start of its mapping; and it
-//! makes read-only data executable. `-z separate-loadable-segments` is
-//! lld's; GNU ld ignores it.)
+//! makes read-only data executable.)
 //!
 //! Each argument is passed on its own: zig's `cc` takes `-l` only as an
 //! argument of its own, not inside `-Wl,`.
@@ -38,10 +40,8 @@ use std::path::PathBuf;
 const STARTUP_SCRIPT: &str = "\
 SECTIONS {
   .text.faultdump.startup : {
-    *(.text.*ARGV_INIT_ARRAY*)
     *(.text.faultdump.startup)
   }
-  .plt : { *(.plt) }
 } INSERT BEFORE .text;
 SECTIONS {
   .bss.faultdump.cold (NOLOAD) : {

@@ -42,6 +42,19 @@ mod symbolize;
 mod sys;
 mod triggers;
 
+/// Starts the writable data on a page boundary (this empty value's
+/// alignment becomes `.data`'s, the first section of its segment), so that
+/// the data, the small `.bss` and the first slots of the dispositions' pool
+/// (build.rs) share one page, which the loader writes anyway, instead of
+/// straddling two: one page fault less in every process. (lld's `-z
+/// separate-loadable-segments` would do it too, but zig's linker, which
+/// makes the glibc release builds, refuses the option.)
+#[repr(align(4096))]
+struct PageStart;
+#[used]
+#[unsafe(link_section = ".data.faultdump.page_start")]
+static DATA_PAGE_START: PageStart = PageStart;
+
 #[global_allocator]
 static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
 
