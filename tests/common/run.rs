@@ -145,7 +145,7 @@ impl Runner {
         }
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let start = Instant::now();
-        let mut child = self.cmd.spawn().expect("spawn");
+        let mut child = spawn(&mut self.cmd);
         let pid = child.id();
         let mut out = child.stdout.take().unwrap();
         let mut err = child.stderr.take().unwrap();
@@ -236,4 +236,20 @@ pub fn run_symbolize(args: &[&str], input: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts `cmd`. A program file a test has just written can be refused for
+/// a moment with ETXTBSY: another test thread that forked while the file
+/// was open for writing holds that descriptor until its child execs
+/// (`O_CLOEXEC` closes it only then). Retried for up to a second.
+fn spawn(cmd: &mut Command) -> std::process::Child {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            result => return result.expect("spawn"),
+        }
+    }
+    cmd.spawn().expect("spawn")
 }
