@@ -42,32 +42,6 @@ mod symbolize;
 mod sys;
 mod triggers;
 
-/// An empty value that starts a section on a page boundary: its alignment
-/// becomes the section's. Used for the first section of the two writable
-/// segments, whose pages the loader writes in every process, so that where
-/// they start does not depend on the size of the code before them. (lld's
-/// `-z separate-loadable-segments` would do it too, but zig's linker,
-/// which makes the glibc release builds, refuses the option.)
-#[repr(align(4096))]
-struct PageStart;
-
-/// The relocated read-only data (`PT_GNU_RELRO`: `.init_array`,
-/// `.data.rel.ro`, `.dynamic`, `.got`, 6.5 KiB) takes two pages, not
-/// three, wherever the code before it ends. Sorted first in `.init_array`
-/// (priority 0, before the constructor's own plain `.init_array` entry),
-/// and empty: the array's entries are unchanged.
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".init_array.00000")]
-static RELRO_PAGE_START: PageStart = PageStart;
-
-/// The writable data (`.data`, first in its segment), the small `.bss` and
-/// the first slots of the dispositions' pool (build.rs) share one page,
-/// which the loader writes anyway, instead of straddling two.
-#[used]
-#[unsafe(link_section = ".data.faultdump.page_start")]
-static DATA_PAGE_START: PageStart = PageStart;
-
 #[global_allocator]
 static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
 

@@ -15,47 +15,60 @@ pub fn fatal_signal_title(sig: i32) -> Option<&'static str> {
     })
 }
 
-const ABBREVIATIONS: [(&str, i32); 32] = [
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("ILL", libc::SIGILL),
-    ("TRAP", libc::SIGTRAP),
-    ("ABRT", libc::SIGABRT),
-    ("IOT", libc::SIGIOT),
-    ("BUS", libc::SIGBUS),
-    ("FPE", libc::SIGFPE),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("SEGV", libc::SIGSEGV),
-    ("USR2", libc::SIGUSR2),
-    ("PIPE", libc::SIGPIPE),
-    ("ALRM", libc::SIGALRM),
-    ("TERM", libc::SIGTERM),
-    ("STKFLT", libc::SIGSTKFLT),
-    ("CHLD", libc::SIGCHLD),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("TSTP", libc::SIGTSTP),
-    ("TTIN", libc::SIGTTIN),
-    ("TTOU", libc::SIGTTOU),
-    ("URG", libc::SIGURG),
-    ("XCPU", libc::SIGXCPU),
-    ("XFSZ", libc::SIGXFSZ),
-    ("VTALRM", libc::SIGVTALRM),
-    ("PROF", libc::SIGPROF),
-    ("WINCH", libc::SIGWINCH),
-    ("IO", libc::SIGIO),
-    ("PWR", libc::SIGPWR),
-    ("SYS", libc::SIGSYS),
+/// Every table here is one string of names, not an array of `&str`: in a
+/// shared library each `&str` in a static table is a pointer the loader
+/// relocates in every process at start-up (see `syscall_name` in
+/// `sys::arch`), and this library is loaded into every process.
+///
+/// The abbreviations (names without `SIG`), in the order of [`ABBREVIATED`].
+const ABBREVIATIONS: &str = concat!(
+    "HUP INT QUIT ILL TRAP ABRT IOT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM ",
+    "STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
+);
+const ABBREVIATED: [i32; 32] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGIOT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGKILL,
+    libc::SIGUSR1,
+    libc::SIGSEGV,
+    libc::SIGUSR2,
+    libc::SIGPIPE,
+    libc::SIGALRM,
+    libc::SIGTERM,
+    libc::SIGSTKFLT,
+    libc::SIGCHLD,
+    libc::SIGCONT,
+    libc::SIGSTOP,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGURG,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGWINCH,
+    libc::SIGIO,
+    libc::SIGPWR,
+    libc::SIGSYS,
 ];
+
+fn abbreviations() -> impl Iterator<Item = (&'static str, i32)> {
+    ABBREVIATIONS.split(' ').zip(ABBREVIATED)
+}
 
 /// `USR1` -> 10. The name is upper case, without `SIG`.
 pub fn signal_by_abbrev(name: &str) -> Option<i32> {
-    ABBREVIATIONS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, s)| s)
+    abbreviations()
+        .find(|&(n, _)| n == name)
+        .map(|(_, s)| s)
         .or(if name == "POLL" {
             Some(libc::SIGPOLL)
         } else {
@@ -65,10 +78,9 @@ pub fn signal_by_abbrev(name: &str) -> Option<i32> {
 
 /// `10` -> `SIGUSR1`; real-time signals are written by the caller.
 pub fn signal_abbrev(sig: i32) -> Option<&'static str> {
-    ABBREVIATIONS
-        .iter()
-        .find(|&&(n, s)| s == sig && n != "IOT")
-        .map(|&(n, _)| n)
+    abbreviations()
+        .find(|&(n, s)| s == sig && n != "IOT")
+        .map(|(n, _)| n)
 }
 
 /// The name of an `si_code` value, which depends on the signal.
@@ -89,69 +101,29 @@ pub fn si_code_name(sig: i32, code: i32) -> Option<&'static str> {
     if code <= 0 || code == 0x80 {
         return generic;
     }
-    let table: &[&str] = match sig {
-        libc::SIGSEGV => &[
-            "SEGV_MAPERR",
-            "SEGV_ACCERR",
-            "SEGV_BNDERR",
-            "SEGV_PKUERR",
-            "SEGV_ACCADI",
-            "SEGV_ADIDERR",
-            "SEGV_ADIPERR",
-            "SEGV_MTEAERR",
-            "SEGV_MTESERR",
-            "SEGV_CPERR",
-        ],
-        libc::SIGBUS => &[
-            "BUS_ADRALN",
-            "BUS_ADRERR",
-            "BUS_OBJERR",
-            "BUS_MCEERR_AR",
-            "BUS_MCEERR_AO",
-        ],
-        libc::SIGFPE => &[
-            "FPE_INTDIV",
-            "FPE_INTOVF",
-            "FPE_FLTDIV",
-            "FPE_FLTOVF",
-            "FPE_FLTUND",
-            "FPE_FLTRES",
-            "FPE_FLTINV",
-            "FPE_FLTSUB",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "FPE_FLTUNK",
-            "FPE_CONDTRAP",
-        ],
-        libc::SIGILL => &[
-            "ILL_ILLOPC",
-            "ILL_ILLOPN",
-            "ILL_ILLADR",
-            "ILL_ILLTRP",
-            "ILL_PRVOPC",
-            "ILL_PRVREG",
-            "ILL_COPROC",
-            "ILL_BADSTK",
-            "ILL_BADIADDR",
-        ],
-        libc::SIGTRAP => &[
-            "TRAP_BRKPT",
-            "TRAP_TRACE",
-            "TRAP_BRANCH",
-            "TRAP_HWBKPT",
-            "TRAP_UNK",
-            "TRAP_PERF",
-        ],
-        libc::SIGSYS => &["SYS_SECCOMP", "SYS_USER_DISPATCH"],
-        _ => &[],
+    // Names by code, from 1; "-" where a code has none.
+    let table = match sig {
+        libc::SIGSEGV => concat!(
+            "SEGV_MAPERR SEGV_ACCERR SEGV_BNDERR SEGV_PKUERR SEGV_ACCADI SEGV_ADIDERR ",
+            "SEGV_ADIPERR SEGV_MTEAERR SEGV_MTESERR SEGV_CPERR"
+        ),
+        libc::SIGBUS => "BUS_ADRALN BUS_ADRERR BUS_OBJERR BUS_MCEERR_AR BUS_MCEERR_AO",
+        libc::SIGFPE => concat!(
+            "FPE_INTDIV FPE_INTOVF FPE_FLTDIV FPE_FLTOVF FPE_FLTUND FPE_FLTRES FPE_FLTINV ",
+            "FPE_FLTSUB - - - - - FPE_FLTUNK FPE_CONDTRAP"
+        ),
+        libc::SIGILL => concat!(
+            "ILL_ILLOPC ILL_ILLOPN ILL_ILLADR ILL_ILLTRP ILL_PRVOPC ILL_PRVREG ILL_COPROC ",
+            "ILL_BADSTK ILL_BADIADDR"
+        ),
+        libc::SIGTRAP => "TRAP_BRKPT TRAP_TRACE TRAP_BRANCH TRAP_HWBKPT TRAP_UNK TRAP_PERF",
+        libc::SIGSYS => "SYS_SECCOMP SYS_USER_DISPATCH",
+        _ => "",
     };
     table
-        .get(code as usize - 1)
-        .copied()
-        .filter(|n| !n.is_empty())
+        .split(' ')
+        .nth(code as usize - 1)
+        .filter(|&n| !n.is_empty() && n != "-")
 }
 
 /// Whether the kernel raised the signal for a fault at an address (so that
@@ -228,5 +200,7 @@ mod tests {
         }
         assert_eq!(signal_abbrev(libc::SIGABRT), Some("ABRT"));
         assert_eq!(signal_by_abbrev("IOT"), Some(libc::SIGABRT));
+        assert_eq!(ABBREVIATIONS.split(' ').count(), ABBREVIATED.len());
+        assert_eq!(signal_abbrev(libc::SIGSYS), Some("SYS"));
     }
 }
