@@ -18,12 +18,10 @@ use crate::sys::arch;
 /// untouched pages cost nothing.
 pub const ALTSTACK_SIZE: usize = sys::reserve::ALTSTACK_SIZE;
 pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
-/// The guard page below each stack: one page of the system's size (arm64
-/// kernels may use 16 or 64 KiB pages; a 4 KiB `mprotect` would then cover
-/// the stack above it too).
+/// The guard page below each stack: one page of the system's size (a 4 KiB
+/// `mprotect` would cover the stack above it too where pages are larger).
 fn guard() -> usize {
-    // SAFETY: getauxval reads the saved auxiliary vector; no lock.
-    (unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize).max(4096)
+    sys::page_size()
 }
 
 /// The main thread's alternate stack, reserved at start-up (its lowest

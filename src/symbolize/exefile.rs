@@ -16,7 +16,7 @@ use core::ops::Range;
 
 use crate::elf::dynamic::has_text_relocations;
 use crate::elf::{self as elfparse, ElfImage, ProgramHeader};
-use crate::symbolize::modules::{self, Module};
+use crate::symbolize::modules::Module;
 use crate::sys;
 use crate::sys::memory::Memory;
 
@@ -49,9 +49,12 @@ pub fn remappable(
     }
     // File offset 0 is page-aligned in memory too (p_vaddr ≡ p_offset
     // modulo the alignment): the start is the ELF header.
+    let page = sys::page_size() as u64;
     let start = bias.checked_add(first.vaddr)?;
-    let end = align_up(start.checked_add(first.filesz)?, page_size())?;
-    (start % page_size() == 0 && start < end).then_some(start..end)
+    let end = start
+        .checked_add(first.filesz)?
+        .checked_next_multiple_of(page)?;
+    (start.is_multiple_of(page) && start < end).then_some(start..end)
 }
 
 /// The executable's file, mapped by remapping its own offset-0 segment (see
@@ -70,7 +73,8 @@ pub fn remap(module: &Module, memory: &Memory) -> Option<sys::Mapping> {
     }
     // The file's length from its own header (section headers last): not
     // past the file's end, which would fault when read.
-    let file_len = align_up(elfparse::file_length(&ehdr, phdrs)?, page_size())?;
+    let file_len =
+        elfparse::file_length(&ehdr, phdrs)?.checked_next_multiple_of(sys::page_size() as u64)?;
     let len = range.end - range.start;
     // SAFETY: `remappable` checked that every page of the range holds the
     // file's bytes (read-only segment, no zeroed tail, no text
@@ -86,20 +90,10 @@ pub fn remap(module: &Module, memory: &Memory) -> Option<sys::Mapping> {
     (build_id == module.build_id).then_some(mapping)
 }
 
-fn page_size() -> u64 {
-    match modules::auxv(libc::AT_PAGESZ) {
-        0 => 4096,
-        size => size,
-    }
-}
-
-fn align_up(value: u64, page: u64) -> Option<u64> {
-    Some(value.checked_add(page - 1)? & !(page - 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::symbolize::modules;
 
     fn load(offset: u64, flags: u32, filesz: u64, memsz: u64) -> ProgramHeader {
         ProgramHeader {

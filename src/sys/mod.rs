@@ -190,6 +190,13 @@ pub fn fstat(fd: i32) -> Option<libc::stat> {
     (unsafe { libc::syscall(libc::SYS_fstat, fd, &mut st) } == 0).then_some(st)
 }
 
+/// The system's page size (arm64 kernels may use 16 or 64 KiB pages), at
+/// least 4 KiB.
+pub fn page_size() -> usize {
+    // SAFETY: getauxval reads the saved auxiliary vector; no lock.
+    (unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize).max(4096)
+}
+
 /// An anonymous private mapping, unmapped on drop.
 pub struct Mapping {
     pub ptr: *mut u8,
