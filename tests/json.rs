@@ -228,11 +228,7 @@ fn names_with_quotes_backslashes_and_bad_bytes_are_escaped() {
     // In the JSON text: the quote and the backslash escaped, the byte that
     // is not UTF-8 as the text \xff (its backslash escaped), the control
     // character as \u0001, the valid UTF-8 "é" as \u00e9: all ASCII.
-    let line = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("{\"faultdump\":"))
-        .unwrap();
+    let line = json_dump_line(&run.stderr).unwrap();
     assert!(
         line.contains(r#""function":"weird\"na\\me\\xff\u0001\u00e9""#),
         "{line}"

@@ -216,10 +216,7 @@ fn check_crash(python: &Path) {
     // address, module or offsets.
     let run = run_crash(python, true);
     run.assert_killed_by(libc::SIGSEGV);
-    let line = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("{\"faultdump\":"))
+    let line = json_dump_line(&run.stderr)
         .unwrap_or_else(|| panic!("{what}: no JSON dump:\n{}", run.stderr));
     let doc: serde_json::Value = serde_json::from_str(line).unwrap();
     let current = doc["threads"]
@@ -338,10 +335,7 @@ fn symbolize_script_passes_python_frames_through() {
     }
     let run = run_crash(&python, true);
     let out = run_symbolize(&[], &run.stderr);
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("{\"faultdump\":"))
-        .unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
+    let line = json_dump_line(&out).unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
     let doc: serde_json::Value = serde_json::from_str(line).unwrap();
     let frames = doc["threads"][0]["frames"].as_array().unwrap();
     assert!(

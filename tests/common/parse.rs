@@ -136,6 +136,12 @@ impl Dump {
     }
 }
 
+/// The first JSON dump in `text`: the first line that is a JSON dump's
+/// object (`FAULTHANDLER_FORMAT=json` writes each dump as one line).
+pub fn json_dump_line(text: &str) -> Option<&str> {
+    text.lines().find(|l| l.starts_with("{\"faultdump\":"))
+}
+
 /// Every dump in `text` (other output between dumps is ignored). Also checks
 /// FORMAT.md's frame-line expression on every frame line.
 pub fn parse_dumps(text: &str) -> Vec<Dump> {

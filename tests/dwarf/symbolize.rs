@@ -74,10 +74,7 @@ fn stripped_program_symbolized_afterwards() {
     let input = format!("unrelated output\n{}", run.stderr);
     let out = run_symbolize(&["--debug-dir", s(&debug_root)], &input);
     assert!(out.starts_with("unrelated output\n"), "{out}");
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("{\"faultdump\":"))
-        .unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
+    let line = json_dump_line(&out).unwrap_or_else(|| panic!("no JSON dump in:\n{out}"));
     let doc: serde_json::Value = serde_json::from_str(line).unwrap();
     let frames = doc["threads"][0]["frames"].as_array().unwrap();
     let functions: Vec<(&str, bool)> = frames
