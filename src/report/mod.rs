@@ -8,6 +8,7 @@
 
 pub mod cause;
 pub mod json;
+pub mod minidump;
 pub mod output;
 pub mod path;
 pub mod sink;
