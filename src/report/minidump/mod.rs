@@ -231,6 +231,8 @@ impl Streams {
 struct Cut {
     /// Threads whose stack was shortened (or left out).
     threads: usize,
+    /// Threads left out entirely.
+    left_out: usize,
     /// The deadline came first.
     deadline: bool,
 }
@@ -249,9 +251,10 @@ impl Cut {
             core::fmt::Write::write_fmt(
                 line,
                 format_args!(
-                    "faultdump: minidump: {} stacks cut to fit FAULTHANDLER_MINIDUMP_MAX_SIZE \
-                     ({} KiB)",
+                    "faultdump: minidump: {} stacks cut and {} threads left out to fit \
+                     FAULTHANDLER_MINIDUMP_MAX_SIZE ({} KiB)",
                     self.threads,
+                    self.left_out,
                     max_size / 1024
                 ),
             )
@@ -263,16 +266,10 @@ impl Cut {
 fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cut> {
     streams.add(stream::SYSTEM_INFO, system_info(out));
 
-    // What the streams after the stacks need at most, so that the stacks
-    // are cut, not the rest.
-    let n = dump.threads.len();
-    let later = 16 * 1024
-        + n * (layout::THREAD_SIZE
-            + layout::MEMORY_DESCRIPTOR_SIZE
-            + layout::THREAD_NAME_SIZE
-            + 4
-            + 16 * 2
-            + 2)
+    // What the streams besides the stacks need at most, so that the stacks
+    // are cut, not the rest; and, should even that not fit, the threads
+    // that do with the first one's stack (the thread the dump is about).
+    let fixed = 16 * 1024
         + dump
             .images
             .iter()
@@ -284,25 +281,44 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
             .iter()
             .map(|(k, v)| 8 + k.len() + v.len() + 10)
             .sum::<usize>()
-        + n * CONTEXT_SIZE
         + AROUND_PC as usize;
-    let mut stack_budget = out.room().saturating_sub(later as u64) as usize;
+    let per_thread = CONTEXT_SIZE
+        + layout::THREAD_SIZE
+        + layout::MEMORY_DESCRIPTOR_SIZE
+        + layout::THREAD_NAME_SIZE
+        + 4
+        + 16 * 2
+        + 2;
+    let room = out.room() as usize;
+    // The first thread's stack before any other thread.
+    let fit = (room.saturating_sub(fixed + STACK_PER_THREAD) / per_thread).max(1);
+    let threads = &dump.threads[..dump.threads.len().min(fit)];
+    let n = threads.len();
+    let later = fixed + n * per_thread;
+    let mut stack_budget = room.saturating_sub(later);
 
     // Per thread: its context, then its stack.
     let mut contexts: Vec<Location> = Vec::with_capacity(n);
     let mut stacks: Vec<MemoryRange> = Vec::with_capacity(n);
     let mut cut = Cut {
         threads: 0,
+        left_out: dump.threads.len() - n,
         deadline: false,
     };
     let mut buf = [0u8; CONTEXT_SIZE];
-    for (i, t) in dump.threads.iter().enumerate() {
+    for (i, t) in threads.iter().enumerate() {
         context::minidump_context(&t.regs, t.ucontext, &mut buf);
         contexts.push(out.bytes(&buf));
         if sys::monotonic_ns() >= dump.deadline_ns {
             cut.deadline = true;
         }
-        let share = stack_budget / (n - i);
+        // The thread the dump is about first, as much as it wants; the
+        // others share what is left.
+        let share = if i == 0 {
+            stack_budget
+        } else {
+            stack_budget / (n - i)
+        };
         let cap = if cut.deadline {
             0
         } else {
@@ -319,13 +335,13 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
         .iter()
         .position(|t| t.tid == dump.exception.tid);
     let code = crashed.map_or(MemoryRange::default(), |i| {
-        around_pc(out, dump.maps, dump.threads[i].regs.pc())
+        around_pc(out, dump.maps, threads[i].regs.pc())
     });
 
     // ThreadList.
     let rva = out.rva();
     let mut size = out.bytes(&layout::count(n)).size;
-    for (i, t) in dump.threads.iter().enumerate() {
+    for (i, t) in threads.iter().enumerate() {
         size += out
             .bytes(&layout::thread(t.tid as u32, stacks[i], contexts[i]))
             .size;
@@ -345,7 +361,7 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
     streams.add(stream::MEMORY_LIST, Location { size, rva });
 
     streams.add(stream::MODULE_LIST, module_list(out, dump.images));
-    streams.add(stream::THREAD_NAMES, thread_names(out, dump.threads));
+    streams.add(stream::THREAD_NAMES, thread_names(out, threads));
 
     let context = crashed.map_or(Location::default(), |i| contexts[i]);
     let e = &dump.exception;
@@ -376,7 +392,7 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
     if !dump.annotations.is_empty() {
         streams.add(stream::CRASHPAD_INFO, crashpad_info(out, dump.annotations));
     }
-    (cut.threads > 0).then_some(cut)
+    (cut.threads > 0 || cut.left_out > 0 || cut.deadline).then_some(cut)
 }
 
 /// SystemInfo, with its OS string (`uname`: sysname release version
@@ -389,7 +405,10 @@ fn system_info(out: &mut Out) -> Location {
         let mut b = [0u8; 65];
         let n = f.iter().position(|&c| c == 0).unwrap_or(f.len()).min(65);
         for (d, s) in b.iter_mut().zip(&f[..n]) {
-            *d = *s as u8;
+            // c_char is i8 on x86_64, u8 on aarch64.
+            #[allow(clippy::unnecessary_cast)]
+            let byte = *s as u8;
+            *d = byte;
         }
         (b, n)
     };
