@@ -331,6 +331,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // still. Its lines come after the threads.
     let mut minidump_notes: Vec<Vec<u8>> = Vec::new();
     if let Some(settings) = minidump {
+        let minidump_started_ns = sys::monotonic_ns();
         let exe_name = exe.base();
         write_minidump(
             &minidump::Dump {
@@ -347,6 +348,17 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             },
             &mut minidump_notes,
         );
+        if config.stats {
+            let mut note = Line::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut note,
+                format_args!(
+                    "faultdump: minidump written in {:.3} ms",
+                    (sys::monotonic_ns() - minidump_started_ns) as f64 / 1e6
+                ),
+            );
+            minidump_notes.push(note.as_bytes().to_vec());
+        }
     }
     if let Some(walked) = walked {
         walked.print(&mut stacks, sink);
