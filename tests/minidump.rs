@@ -69,7 +69,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
         .unwrap_or_else(|| panic!("event {event:?}"));
     assert_eq!(&code[1], signal);
     assert_eq!(
-        s(crash, "type"),
+        jstr(crash, "type"),
         format!("{} / {}", &code[1], &code[2]),
         "{event}"
     );
@@ -78,7 +78,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
         .captures(event)
         .map_or(0, |c| u64::from_str_radix(&c[1][2..], 16).unwrap());
     assert_eq!(
-        u64::from_str_radix(&s(crash, "address")[2..], 16).unwrap(),
+        u64::from_str_radix(&jstr(crash, "address")[2..], 16).unwrap(),
         address
     );
     let current = dump.current();
@@ -95,7 +95,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     assert_eq!(threads.len(), shown.len(), "{text}");
     for (t, j) in shown.iter().zip(threads) {
         assert_eq!(j["thread_id"].as_i64(), Some(i64::from(t.tid)));
-        assert_eq!(s(j, "thread_name"), t.name);
+        assert_eq!(jstr(j, "thread_name"), t.name);
         let mut want = text_names(t, own);
         if let Some(stop) = stop.filter(|_| t.current) {
             want.truncate(want.iter().position(|n| n == stop).unwrap());
@@ -110,13 +110,13 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     let frames = crashed["frames"].as_array().unwrap();
     let last_own = frames
         .iter()
-        .rposition(|f| own.contains(&s(f, "module")))
+        .rposition(|f| own.contains(&jstr(f, "module")))
         .expect("frames of the program in the crashing thread");
     for f in &frames[..=last_own] {
         assert!(
-            matches!(s(f, "trust"), "context" | "cfi"),
+            matches!(jstr(f, "trust"), "context" | "cfi"),
             "found by {}: {f}",
-            s(f, "trust")
+            jstr(f, "trust")
         );
     }
 
@@ -139,12 +139,12 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     let modules = md["modules"].as_array().unwrap();
     assert_eq!(modules.len(), dump.modules.len(), "{:?}", dump.modules);
     for m in modules {
-        let name = s(m, "filename");
+        let name = jstr(m, "filename");
         let id = ids
             .get(name)
             .unwrap_or_else(|| panic!("module {name} not in the text dump"));
-        assert_eq!(s(m, "code_id"), id, "{name}");
-        assert_eq!(s(m, "debug_id"), debug_id(id), "{name}");
+        assert_eq!(jstr(m, "code_id"), id, "{name}");
+        assert_eq!(jstr(m, "debug_id"), debug_id(id), "{name}");
     }
 }
 
@@ -169,11 +169,11 @@ fn c_at_o0_with_waiting_threads() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| s(t, "thread_name"))
+        .map(|t| jstr(t, "thread_name"))
         .collect();
     assert_eq!(names, ["minidump-O0", "sleeper", "condvar", "reader"]);
     assert!(
-        !s(&md["crash_info"], "instruction").is_empty(),
+        !jstr(&md["crash_info"], "instruction").is_empty(),
         "the code around the pc is in the file"
     );
 
@@ -196,15 +196,18 @@ fn c_at_o0_with_waiting_threads() {
     let frames = md["crashing_thread"]["frames"].as_array().unwrap();
     let main = frames
         .iter()
-        .position(|f| s(f, "function") == "main")
+        .position(|f| jstr(f, "function") == "main")
         .unwrap_or_else(|| panic!("no main: {frames:?}"));
-    let names: Vec<&str> = frames[..=main].iter().map(|f| s(f, "function")).collect();
+    let names: Vec<&str> = frames[..=main]
+        .iter()
+        .map(|f| jstr(f, "function"))
+        .collect();
     assert_eq!(
         names,
         ["crash_inner", "crash_middle", "crash_outer", "main"]
     );
     assert!(
-        frames[..=main].iter().all(|f| s(f, "trust") != "scan"),
+        frames[..=main].iter().all(|f| jstr(f, "trust") != "scan"),
         "{frames:?}"
     );
 }
@@ -293,12 +296,12 @@ fn stack_overflow() {
     );
     assert_eq!(dump.current().frames[0].name(), "recurse");
     let md = local(&walker, &dmp);
-    assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+    assert_eq!(jstr(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
     let frames = md["crashing_thread"]["frames"].as_array().unwrap();
     assert!(frames.len() >= 20, "{} frames", frames.len());
     for f in &frames[..20] {
-        assert_eq!(s(f, "function"), "recurse");
-        assert!(matches!(s(f, "trust"), "context" | "cfi"), "{f}");
+        assert_eq!(jstr(f, "function"), "recurse");
+        assert!(matches!(jstr(f, "trust"), "context" | "cfi"), "{f}");
     }
 }
 
@@ -466,7 +469,7 @@ fn limits_and_failures_cost_one_line() {
         let md = local(&walker, &files[0]);
         let count = md["thread_count"].as_u64().unwrap();
         assert!((2..100).contains(&count), "{count} threads");
-        assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+        assert_eq!(jstr(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
         let names = json_names(&md["crashing_thread"], &["minidump-O0"]);
         assert_eq!(
             names,

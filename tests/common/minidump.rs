@@ -64,7 +64,7 @@ pub fn local(walker: &Path, dmp: &Path) -> Value {
 }
 
 /// A string member of a JSON object, "" when absent.
-pub fn s<'v>(v: &'v Value, key: &str) -> &'v str {
+pub fn jstr<'v>(v: &'v Value, key: &str) -> &'v str {
     v[key].as_str().unwrap_or("")
 }
 
@@ -96,8 +96,8 @@ pub fn json_names(thread: &Value, own: &[&str]) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| own.contains(&s(f, "module")))
-        .map(|f| unprefixed(strip_params(s(f, "function"))))
+        .filter(|f| own.contains(&jstr(f, "module")))
+        .map(|f| unprefixed(strip_params(jstr(f, "function"))))
         .collect()
 }
 
