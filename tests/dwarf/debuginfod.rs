@@ -197,8 +197,11 @@ fn symbolize(
     env: &[(&str, &str)],
 ) -> (String, String) {
     let mut cmd = Command::new(root().join("scripts/faultdump-symbolize"));
+    // The servers are on loopback: never through a proxy of the machine.
     cmd.env("DEBUGINFOD_URLS", urls)
         .env("DEBUGINFOD_CACHE_PATH", cache)
+        .env("no_proxy", "127.0.0.1")
+        .env("NO_PROXY", "127.0.0.1")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
