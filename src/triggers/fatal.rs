@@ -54,7 +54,13 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             crate::selftest_unsafe_call(false);
             // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
             let regs = unsafe { Registers::from_ucontext(uc) };
-            dump::run(config, Trigger::Fatal { info, regs }, fatal_options());
+            let ends_process = action_after(sig, info).sa_sigaction == libc::SIG_DFL;
+            let trigger = Trigger::Fatal {
+                info,
+                regs,
+                ends_process,
+            };
+            dump::run(config, trigger, fatal_options());
             dump::release();
         }
         Claim::Reentered => {
@@ -121,6 +127,19 @@ fn repeats_on_return(sig: i32, code: i32) -> bool {
         && !(sig == libc::SIGBUS && code == BUS_MCEERR_AO)
 }
 
+/// The disposition that acts on the signal after the dump: the one found
+/// before ours, with a forced signal's `SIG_IGN` made `SIG_DFL` (what the
+/// kernel does when it forces one). `SIG_DFL` ends the process: every
+/// fatal signal's default action does.
+fn action_after(sig: i32, info: &libc::siginfo_t) -> libc::sigaction {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
+    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
+        action.sa_sigaction = libc::SIG_DFL;
+    }
+    action
+}
+
 /// Restores the earlier disposition and lets the signal act again, as it
 /// would have without us: a forced signal whose disposition was SIG_IGN
 /// gets SIG_DFL (what the kernel does when it forces one), and a signal
@@ -129,11 +148,7 @@ fn repeats_on_return(sig: i32, code: i32) -> bool {
 /// `sigsuspend`, `pselect` or `ppoll` with a mask: the kernel restores the
 /// caller's mask on return).
 fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
-    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
-    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
-        action.sa_sigaction = libc::SIG_DFL;
-    }
+    let action = action_after(sig, info);
     sys::sigaction_set(sig, &action);
     if repeats_on_return(sig, info.si_code) {
         return;
