@@ -60,8 +60,23 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
                 regs,
                 ends_process,
             };
+            // The kernel blocked `sig` for this handler: a fault of the same
+            // signal inside the dump would then meet the default action
+            // (no output at all, and a core of our fault, not the
+            // program's). Unblocked, it reaches `fault_in_dump`. Blocked
+            // again before the signal acts once more below: that must
+            // happen when the handler returns, not inside it.
+            let entry_mask = sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[sig]));
             dump::run(config, trigger, fatal_options());
             dump::release();
+            sys::sigmask(libc::SIG_SETMASK, &entry_mask);
+        }
+        Claim::Reentered if !is_forced(info) => {
+            // Sent to the dumping thread while it writes: not a fault of
+            // the dump. It waits, blocked, until the dump is over (as it
+            // did before `sig` was unblocked above).
+            defer_until_dump_ends(sig, uc);
+            return;
         }
         Claim::Reentered => {
             fault_in_dump(sig);
@@ -162,6 +177,22 @@ fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
         );
     }
     // Pending until this handler returns and unblocks it.
+    sys::tgkill(sys::gettid(), sig);
+}
+
+/// Leaves a signal sent during our own dump pending and blocked in the
+/// dump's context, where the fatal handler's entry mask brings it back
+/// when the handler returns.
+fn defer_until_dump_ends(sig: i32, uc: *mut libc::c_void) {
+    if uc.is_null() {
+        return;
+    }
+    // SAFETY: uc is the ucontext_t the kernel passed to this handler; its
+    // mask is what the interrupted dump runs with on return.
+    sys::sigaddset(
+        unsafe { &mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask },
+        sig,
+    );
     sys::tgkill(sys::gettid(), sig);
 }
 
