@@ -341,6 +341,10 @@ pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action
         ours: new.handler == libc::SIG_DFL,
     };
     loop {
+        // Before the new action reaches the kernel: `visible` asks the
+        // kernel whether it reset a one-shot handler, which it can tell
+        // only while that handler's action is the kernel's.
+        let shown = visible(sig, &old);
         let next = publish(record);
         if let Err(now) = VIEW[i].compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
         {
@@ -354,7 +358,7 @@ pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action
         }
         free_slot(word);
         sync(i, next, record);
-        return Some(visible(sig, &old));
+        return Some(shown);
     }
 }
 
