@@ -438,9 +438,15 @@ fn limits_and_failures_cost_one_line() {
         )]
     );
     assert_eq!(minidumps(&dir).len(), 2);
-    assert!(
-        std::fs::read_dir(&dir).unwrap().count() == 2,
-        "no temporary file left"
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| !n.ends_with(".dmp"))
+        .collect();
+    assert_eq!(
+        names,
+        [".faultdump-crashloop"],
+        "the crash-loop state, and no temporary file left"
     );
 
     // The size cap: 100 threads in 128 KiB: stacks cut, threads left out,
@@ -482,4 +488,73 @@ fn limits_and_failures_cost_one_line() {
             ]
         );
     }
+}
+
+/// The same crash again and again: a few minidumps per window, one line
+/// for each of the others, their count in the state file and then in the
+/// next minidump written for that crash.
+#[test]
+fn a_crash_loop_writes_a_few_and_counts_the_rest() {
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let dir = scratch_dir("minidump-loop");
+    let crash = || {
+        let run = Runner::new(&prog)
+            .arg("crash")
+            .env("FAULTHANDLER_MINIDUMP", &dir)
+            .run();
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = assert_complete(&run);
+        dump.notes
+            .iter()
+            .filter(|n| n.starts_with("faultdump: minidump"))
+            .cloned()
+            .collect::<Vec<String>>()
+    };
+    for _ in 0..3 {
+        let lines = crash();
+        assert!(
+            lines[0].starts_with("faultdump: minidump written to"),
+            "{lines:?}"
+        );
+    }
+    for nth in [4, 5] {
+        let lines = crash();
+        assert_eq!(
+            lines,
+            [format!(
+                "faultdump: minidump not written to {}: the same crash again, {nth} times in \
+                 600 s (at most 3 minidumps of it per window; counted in .faultdump-crashloop)",
+                dir.display()
+            )]
+        );
+    }
+    assert_eq!(minidumps(&dir).len(), 3);
+    // The window over (its start moved back): written, with the count.
+    let state_path = dir.join(".faultdump-crashloop");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let fields: Vec<&str> = state.split_whitespace().collect();
+    assert_eq!(fields[2..], ["3", "2"], "{state}");
+    let start: u64 = fields[1].parse().unwrap();
+    std::fs::write(&state_path, format!("{} {} 3 2\n", fields[0], start - 600)).unwrap();
+    for f in minidumps(&dir) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let lines = crash();
+    assert!(
+        lines[0].starts_with("faultdump: minidump written to"),
+        "{lines:?}"
+    );
+    let Some(walker) = stackwalk_or_skip("a crash loop's annotation") else {
+        return;
+    };
+    let out = Command::new(walker)
+        .arg("--dump")
+        .arg(&minidumps(&dir)[0])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#"simple_annotations["faultdump.same_crash_skipped"] = 2"#),
+        "{text}"
+    );
 }

@@ -347,6 +347,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let mut minidump_notes: Vec<Vec<u8>> = Vec::new();
     if let Some(settings) = minidump {
         let minidump_started_ns = sys::monotonic_ns();
+        let mut key = Line::new();
         let exe_name = exe.base();
         write_minidump(
             &minidump::Dump {
@@ -359,6 +360,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
                 images: &minidump_images(&modules),
                 maps: memory.maps(),
                 annotations: &[(b"faultdump.version", env!("CARGO_PKG_VERSION").as_bytes())],
+                crash_key: crash_key(trigger, &modules, &mut key).as_bytes(),
                 deadline_ns,
             },
             &mut minidump_notes,
@@ -415,6 +417,42 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
 
 fn write_minidump(dump: &minidump::Dump, notes: &mut Vec<Vec<u8>>) {
     minidump::write(dump, &mut |line| notes.push(line.to_vec()));
+}
+
+/// What makes a fatal crash the same as another for the minidump's crash
+/// loop accounting: the executable's build id, the faulting pc's module's
+/// build id and its offset there (hex). Empty for other dumps.
+fn crash_key<'l>(trigger: &Trigger, modules: &Modules, key: &'l mut Line) -> &'l Line {
+    let Trigger::Fatal { regs, info, .. } = trigger else {
+        return key;
+    };
+    let id = |m: Option<&crate::symbolize::modules::Module>, n: usize| {
+        let mut hex = [0u8; 16];
+        let id = m.and_then(|m| m.build_id).unwrap_or_default();
+        for (i, b) in id.iter().take(n).enumerate() {
+            hex[i * 2] = b"0123456789abcdef"[usize::from(b >> 4)];
+            hex[i * 2 + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+        }
+        (hex, id.len().min(n) * 2)
+    };
+    let exe = modules
+        .list()
+        .iter()
+        .find(|m| m.kind == ModuleKind::Executable);
+    let (hex, n) = id(exe, 8);
+    key.push(&hex[..n]);
+    let found = modules.find(regs.pc());
+    let (hex, n) = id(found.map(|(_, m)| m), 4);
+    let _ = core::fmt::Write::write_fmt(
+        key,
+        format_args!(
+            "-{}-{}+{:x}",
+            info.si_signo,
+            core::str::from_utf8(&hex[..n]).unwrap_or(""),
+            regs.pc().wrapping_sub(found.map_or(0, |(_, m)| m.bias))
+        ),
+    );
+    key
 }
 
 /// The minidump's threads: the current one first (the one the signal

@@ -39,6 +39,25 @@ impl Fd {
         }
     }
 
+    /// Opens `name` in this directory for reading and writing, created
+    /// 0600 if missing; a symlink is not followed.
+    pub fn open_rw_in(&self, name: &CStr) -> Result<Fd, i32> {
+        let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: name is NUL-terminated; the kernel checks the rest.
+        let fd = unsafe { libc::syscall(libc::SYS_openat, self.0, name.as_ptr(), flags, 0o600) };
+        if fd >= 0 {
+            Ok(Fd(fd as i32))
+        } else {
+            Err(errno())
+        }
+    }
+
+    /// Sets this file's length (`ftruncate`).
+    pub fn truncate(&self, len: u64) -> bool {
+        // SAFETY: ftruncate on any integer is safe; failure is reported.
+        unsafe { libc::syscall(libc::SYS_ftruncate, self.0, len) == 0 }
+    }
+
     /// Renames `from` to `to`, both in this directory (a symlink at `to`
     /// is replaced, not followed).
     pub fn rename_in(&self, from: &CStr, to: &CStr) -> Result<(), i32> {

@@ -17,6 +17,7 @@
 //! loader call. Never written for a set-uid or non-dumpable process (the
 //! caller checks), and never with the environment (it holds secrets).
 
+mod crashloop;
 mod file;
 pub mod layout;
 
@@ -83,6 +84,10 @@ pub struct Dump<'a> {
     pub maps: Option<&'a Maps>,
     /// Key/value strings for the Crashpad-info stream's simple annotations.
     pub annotations: &'a [(&'a [u8], &'a [u8])],
+    /// What makes two crashes the same crash (the executable's build id and
+    /// the faulting pc's place in its module), for [`crashloop`]; empty:
+    /// not counted.
+    pub crash_key: &'a [u8],
     pub deadline_ns: u64,
 }
 
@@ -141,6 +146,43 @@ pub fn write(dump: &Dump, note: &mut dyn FnMut(&[u8])) {
         note(line.as_bytes());
         return;
     }
+    let mut skipped_count = Line::new();
+    if !dump.crash_key.is_empty()
+        && let Ok(state) = dir.open_rw_in(crashloop::STATE_FILE)
+    {
+        let mut buf = [0u8; 512];
+        let n = state.read_full(&mut buf);
+        let mut next = Line::new();
+        let decision = crashloop::decide(&buf[..n], dump.crash_key, dump.unix_time, &mut next);
+        let _ = state
+            .truncate(0)
+            .then(|| state.pwrite_all(next.as_bytes(), 0));
+        match decision {
+            crashloop::Decision::Skip { nth } => {
+                say(&mut line, b"", None);
+                let _ = core::fmt::Write::write_fmt(
+                    &mut line,
+                    format_args!(
+                        "the same crash again, {nth} times in {} s (at most {} minidumps of it \
+                         per window; counted in {})",
+                        crashloop::WINDOW_S,
+                        crashloop::PER_WINDOW,
+                        crashloop::STATE_FILE.to_str().unwrap_or("")
+                    ),
+                );
+                note(line.as_bytes());
+                return;
+            }
+            crashloop::Decision::Write { skipped } if skipped > 0 => {
+                skipped_count.dec(skipped as i64);
+            }
+            crashloop::Decision::Write { .. } => {}
+        }
+    }
+    let mut annotations: Vec<(&[u8], &[u8])> = dump.annotations.to_vec();
+    if !skipped_count.as_bytes().is_empty() {
+        annotations.push((b"faultdump.same_crash_skipped", skipped_count.as_bytes()));
+    }
     let names = Names::new(dump.exe_name, dump.pid, dump.unix_time);
     let fd = match dir.create_in(names.temp_c()) {
         Ok(fd) => fd,
@@ -152,7 +194,7 @@ pub fn write(dump: &Dump, note: &mut dyn FnMut(&[u8])) {
     };
     let mut streams = Streams::new();
     let mut out = Out::new(fd, streams.reserved(), settings.max_size);
-    let cut = write_streams(dump, &mut out, &mut streams);
+    let cut = write_streams(dump, &annotations, &mut out, &mut streams);
     streams.finish(&mut out, dump.unix_time as u32);
     let size = out.len();
     let error = out.error;
@@ -263,7 +305,12 @@ impl Cut {
 }
 
 /// Writes every stream's pieces and lists. Returns what was cut.
-fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cut> {
+fn write_streams(
+    dump: &Dump,
+    annotations: &[(&[u8], &[u8])],
+    out: &mut Out,
+    streams: &mut Streams,
+) -> Option<Cut> {
     streams.add(stream::SYSTEM_INFO, system_info(out));
 
     // What the streams besides the stacks need at most, so that the stacks
@@ -276,8 +323,7 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
             .map(|m| layout::MODULE_SIZE + layout::md_string_size(m.path) + 4 + 64)
             .sum::<usize>()
         + dump.maps.map_or(0, |m| m.text().len())
-        + dump
-            .annotations
+        + annotations
             .iter()
             .map(|(k, v)| 8 + k.len() + v.len() + 10)
             .sum::<usize>()
@@ -389,8 +435,8 @@ fn write_streams(dump: &Dump, out: &mut Out, streams: &mut Streams) -> Option<Cu
             streams.add(kind, out.stream(&mut chunk, |buf| fd.read_full(buf)));
         }
     }
-    if !dump.annotations.is_empty() {
-        streams.add(stream::CRASHPAD_INFO, crashpad_info(out, dump.annotations));
+    if !annotations.is_empty() {
+        streams.add(stream::CRASHPAD_INFO, crashpad_info(out, annotations));
     }
     (cut.threads > 0 || cut.left_out > 0 || cut.deadline).then_some(cut)
 }
