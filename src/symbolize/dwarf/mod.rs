@@ -42,7 +42,7 @@ use units::UnitFinder;
 use crate::format::line::Line;
 
 /// One frame as DWARF describes it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Frame {
     /// Demangled or scoped name.
     pub function: Option<Vec<u8>>,
@@ -68,11 +68,26 @@ pub struct Query {
 /// Units kept parsed per module (each holds abbreviations and a line table).
 const MAX_UNITS: usize = 64;
 
+/// Answers kept per dump (see [`Resolver::answers`]).
+const MAX_ANSWERS: usize = 512;
+
 /// Answers address queries for one dump, keeping what it parsed.
 pub struct Resolver<'s> {
     sources: &'s Sources<'s>,
     modules: Vec<Slot<'s>>,
     told: bool,
+    /// The answers given, by module, address and query: a dump of many
+    /// threads asks for the same few addresses once per thread (a hundred
+    /// threads asleep in the same C-library calls), and each answer walks
+    /// a unit's entries again.
+    answers: Vec<Answer>,
+}
+
+struct Answer {
+    index: usize,
+    addr: u64,
+    query: (bool, bool),
+    frames: Vec<Frame>,
 }
 
 enum Slot<'s> {
@@ -101,6 +116,7 @@ impl<'s> Resolver<'s> {
             sources,
             modules: (0..module_count).map(|_| Slot::Unread).collect(),
             told: false,
+            answers: Vec::new(),
         }
     }
 
@@ -113,8 +129,26 @@ impl<'s> Resolver<'s> {
         if budget.spent().is_some() {
             return;
         }
+        let key = (query.name_function, query.stopped_here);
+        if let Some(known) = self
+            .answers
+            .iter()
+            .find(|a| a.index == index && a.addr == addr && a.query == key)
+        {
+            out.extend(known.frames.iter().cloned());
+            return;
+        }
         if let Some(state) = self.module(index) {
             resolve(state, addr, query, budget, out);
+        }
+        // A complete answer only: one the budget cut short stays unknown.
+        if self.answers.len() < MAX_ANSWERS && budget.spent().is_none() {
+            self.answers.push(Answer {
+                index,
+                addr,
+                query: key,
+                frames: out.clone(),
+            });
         }
     }
 
