@@ -558,3 +558,60 @@ fn a_crash_loop_writes_a_few_and_counts_the_rest() {
         "{text}"
     );
 }
+
+/// Unmounts on drop, also when the test fails.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A file system that fills up while the minidump is written: one line,
+/// no file left (the temporary one removed).
+#[test]
+fn a_full_file_system_costs_one_line() {
+    let dir = scratch_dir("minidump-full");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&dir)
+        .output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        println!(
+            "SKIPPED: a_full_file_system_costs_one_line: cannot mount a small tmpfs (needs root)"
+        );
+        return;
+    }
+    let _mounted = Mounted(dir.clone());
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let run = Runner::new(&prog)
+        .arg("crash")
+        .env("FAULTHANDLER_MINIDUMP", &dir)
+        .env("FAULTHANDLER_MINIDUMP_MIN_FREE", "0")
+        .run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    assert_eq!(dump.threads.len(), 4);
+    let lines: Vec<&String> = dump
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("faultdump: minidump"))
+        .collect();
+    assert_eq!(
+        lines,
+        [&format!(
+            "faultdump: minidump not written to {}: No space left on device",
+            dir.display()
+        )]
+    );
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        [".faultdump-crashloop"],
+        "no minidump, no temporary file"
+    );
+}
