@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-dwarf.sh
+#
 # Dumps with source file, line and inlined frames from DWARF, against the
 # empty preload (extra wall time from start to death; dump to /dev/null):
 #  - a small C program built with -O2 -g, faulting inside inlined functions:

@@ -1,0 +1,99 @@
+//! The documentation as users and engineers meet it: every script answers
+//! `--help` with its usage.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command in a process group of its own, killed whole after
+/// `limit`: a script that does not know `--help` starts its real work
+/// (a build, a benchmark), which must not outlive the test.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            // SAFETY: a kill of the group this test made for the child.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} still running after {limit:?} (it does not answer --help: it did its work)\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn help_of(script: &Path, flag: &str) -> String {
+    let out = run_bounded(Command::new(script).arg(flag), Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{} {flag}: {:?}\nstderr: {}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("help is UTF-8")
+}
+
+/// The files directly in scripts/: (path, executable).
+fn scripts() -> Vec<(PathBuf, bool)> {
+    let mut all: Vec<_> = std::fs::read_dir(root().join("scripts"))
+        .expect("scripts/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let mode = std::fs::metadata(&p).expect("stat").permissions().mode();
+            (p, mode & 0o111 != 0)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn every_script_answers_help() {
+    let mut checked = 0;
+    for (path, executable) in scripts() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !executable {
+            // A file other scripts source, not a command of its own.
+            let text = std::fs::read_to_string(&path).expect("read");
+            assert!(
+                text.starts_with("# Sourced by"),
+                "scripts/{name} is not executable: make it a script that answers --help, or say first `# Sourced by ...`"
+            );
+            continue;
+        }
+        let long = help_of(&path, "--help");
+        let short = help_of(&path, "-h");
+        assert_eq!(long, short, "scripts/{name}: -h and --help differ");
+        // A link (musl-link-aarch64.sh) shows the usage of the file it names.
+        let real = std::fs::canonicalize(&path).expect("canonicalize");
+        let stem = real.file_name().unwrap().to_string_lossy();
+        let stem = stem.trim_end_matches(".sh");
+        assert!(
+            long.contains(stem),
+            "scripts/{name} --help gives no usage naming it:\n{long}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} scripts found");
+}
