@@ -1,5 +1,6 @@
 //! The documentation as users and engineers meet it: every script answers
-//! `--help` with its usage.
+//! `--help` with its usage, and `cargo doc` builds the design's map (the
+//! crate's and modules' `//!` docs) without a warning or a broken link.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -96,4 +97,35 @@ fn every_script_answers_help() {
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} scripts found");
+}
+
+/// `cargo doc` of the crate, private modules included (the map of the
+/// design is in them), with every rustdoc warning an error: broken
+/// intra-doc links, unclosed HTML, bare URLs. Into a target directory of
+/// its own: the test run holds the lock of the usual one.
+#[test]
+fn cargo_doc_has_no_warnings() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = run_bounded(
+        Command::new(cargo)
+            .current_dir(root())
+            .args(["doc", "--no-deps", "--document-private-items", "--quiet"])
+            .env("CARGO_TARGET_DIR", root().join("target/doc-check"))
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        Duration::from_secs(600),
+    );
+    assert!(
+        out.status.success(),
+        "cargo doc: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = root().join("target/doc-check/doc/faultdump/index.html");
+    let html = std::fs::read_to_string(&index).expect("doc index");
+    for module in ["startup", "triggers", "dump", "symbolize", "report", "sys"] {
+        assert!(
+            html.contains(&format!("{module}/index.html")),
+            "the crate's page does not link the {module} layer"
+        );
+    }
 }

@@ -15,10 +15,10 @@
 //! watchdog). Every process of a container pays for it, so it is kept to a
 //! handful of system calls.
 
-mod capi;
-mod config;
-mod interpose;
-mod threadstart;
+pub mod capi;
+pub mod config;
+pub mod interpose;
+pub mod threadstart;
 
 use crate::dump::stacks;
 use crate::report::output;
