@@ -1,5 +1,6 @@
 //! The documentation as users and engineers meet it: every script answers
-//! `--help` with its usage, and `cargo doc` builds the design's map (the
+//! `--help` with its usage, the README's command lines are the ones the
+//! scripts' `--help` gives, and `cargo doc` builds the design's map (the
 //! crate's and modules' `//!` docs) without a warning or a broken link.
 
 use std::os::unix::fs::PermissionsExt;
@@ -97,6 +98,56 @@ fn every_script_answers_help() {
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} scripts found");
+}
+
+/// Every command synopsis in the README's code blocks (a line that runs
+/// `scripts/NAME` with bracketed options) is a line of that script's own
+/// `--help`, so that the two cannot drift apart.
+#[test]
+fn readme_synopses_are_the_scripts_own() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let mut in_block = false;
+    let mut checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        let line = line.trim();
+        if !in_block || !line.contains('[') || line.contains('#') {
+            continue;
+        }
+        // Leading `[VAR=VALUE]` words, then the script.
+        let command = line
+            .split_whitespace()
+            .find(|w| !(w.starts_with('[') && w.contains('=')))
+            .unwrap_or("");
+        let Some(name) = command.strip_prefix("scripts/") else {
+            continue;
+        };
+        let script = root().join("scripts").join(name);
+        assert!(
+            script.is_file(),
+            "README names scripts/{name}, which is not there"
+        );
+        let help = help_of(&script, "--help");
+        // `Usage: scripts/x.sh ...` (the shell scripts), `usage: x ...`
+        // (argparse) and `  x ...` all name the same command line.
+        let bare = |s: &str| {
+            let s = s.trim();
+            let s = match s.get(..6) {
+                Some(u) if u.eq_ignore_ascii_case("usage:") => &s[6..],
+                _ => s,
+            };
+            s.trim().replace("scripts/", "")
+        };
+        assert!(
+            help.lines().any(|h| bare(h) == bare(line)),
+            "README's `{line}` is not a line of scripts/{name} --help:\n{help}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} synopses found in README.md");
 }
 
 /// `cargo doc` of the crate, private modules included (the map of the
