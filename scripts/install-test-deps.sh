@@ -11,7 +11,7 @@ set -euo pipefail
 case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 need=()
 command -v gdb >/dev/null || need+=(gdb)
-[ -d /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
+[ -d /usr/lib/debug/.build-id ] && dpkg -s "libc6-dbg:$(dpkg --print-architecture)" >/dev/null 2>&1 || need+=(libc6-dbg)
 dpkg -s python3-dbg >/dev/null 2>&1 || need+=(python3-dbg)
 command -v dwz >/dev/null || need+=(dwz)
 [ -x /usr/bin/python3 ] || need+=(python3)
