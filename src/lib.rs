@@ -65,9 +65,12 @@
 //! 3. The output is opened ([`report::output`]) and the report is begun in
 //!    memory ([`report::output::buffer`]): header, event, Cause line.
 //! 4. The other threads are stopped with a real-time signal
-//!    ([`dump::threads`]); in a dump the process survives (timeout, user
-//!    signal, API), a thread asleep in a system call is read from `/proc`
-//!    instead, and left asleep.
+//!    ([`dump::threads`]). In a dump the process survives (timeout, user
+//!    signal, API, a fatal signal a handler installed before ours takes
+//!    next) a thread asleep in a system call is read from `/proc` instead
+//!    and left asleep, and the others are released before the symbols are
+//!    looked up; in a dump the process dies of, they stay parked until it
+//!    does.
 //! 5. The modules: the start-up snapshot plus what the loader loaded since,
 //!    each entry validated ([`symbolize::modules`]).
 //! 6. Each thread is walked ([`dump::unwind`], framehop from the signal's

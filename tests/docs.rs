@@ -141,8 +141,25 @@ fn readme_synopses_are_the_scripts_own() {
             };
             s.trim().replace("scripts/", "")
         };
+        // argparse wraps a long usage onto indented lines: one line again.
+        let mut lines: Vec<String> = Vec::new();
+        let mut in_usage = false;
+        for h in help.lines() {
+            let continued = in_usage && h.starts_with(' ') && !h.trim().is_empty();
+            match lines.last_mut() {
+                Some(last) if continued => {
+                    last.push(' ');
+                    last.push_str(h.trim());
+                }
+                _ => lines.push(h.to_string()),
+            }
+            in_usage = continued || h.to_lowercase().starts_with("usage:");
+        }
+        let words = |s: &str| bare(s).split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            help.lines().any(|h| bare(h) == bare(line)),
+            help.lines()
+                .chain(lines.iter().map(|l| l.as_str()))
+                .any(|h| words(h) == words(line)),
             "README's `{line}` is not a line of scripts/{name} --help:\n{help}"
         );
         checked += 1;
