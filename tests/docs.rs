@@ -52,7 +52,14 @@ fn help_of(script: &Path, flag: &str) -> String {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("help is UTF-8")
+    // On stdout, as asked for; a script that prints its usage on stderr
+    // with exit status 0 still answers.
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    String::from_utf8(text).expect("help is UTF-8")
 }
 
 /// The files directly in scripts/: (path, executable).
