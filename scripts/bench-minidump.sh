@@ -52,11 +52,11 @@ measure() {
   local without with part size
   without=$(for _ in $(seq "$RUNS"); do stat_ms dump "$@"; done | median)
   with=$(for _ in $(seq "$RUNS"); do
-    rm -f "$dir"/*.dmp
+    rm -f "$dir"/*.dmp "$dir"/.faultdump-crashloop
     stat_ms dump env FAULTHANDLER_MINIDUMP="$dir" "$@"
   done | median)
   part=$(for _ in $(seq "$RUNS"); do
-    rm -f "$dir"/*.dmp
+    rm -f "$dir"/*.dmp "$dir"/.faultdump-crashloop
     stat_ms minidump env FAULTHANDLER_MINIDUMP="$dir" "$@"
   done | median)
   size=$(stat -c %s "$dir"/*.dmp | head -1)
