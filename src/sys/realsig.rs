@@ -52,7 +52,8 @@ unsafe extern "C" fn __sigaction(
     unsafe { core::mem::transmute::<usize, SigactionFn>(addr)(sig, act, old) }
 }
 
-static NEXT: Function = Function::next(c"sigaction");
+/// The next `sigaction`, found by start-up's one search of the modules.
+pub static NEXT: Function = Function::next(c"sigaction");
 /// The function resolved by [`resolve`]; 0 before.
 static RESOLVED: AtomicUsize = AtomicUsize::new(0);
 
