@@ -2,7 +2,8 @@
 //! library preloaded into every process as `/etc/ld.so.preload` would:
 //! - PID 1 of a private PID namespace: the signals the kernel drops for it
 //!   (sent to it with `SIG_DFL`, from inside or from the parent namespace)
-//!   are dropped, and its real fault is dumped, once, and kills it;
+//!   are dropped, and its real fault is dumped, once, and kills it; its
+//!   `abort()` is dumped once and it dies as without the library;
 //! - wrappers that pass their child's death on (`timeout`, `unshare
 //!   --fork`): one dump, the child's, and the wrapper's status unchanged;
 //!   a program's own `raise(SIGSEGV)` after a child that exited still
@@ -91,6 +92,36 @@ fn pid1_drops_the_signals_sent_to_it_and_dumps_its_fault() {
     assert_eq!(run.stdout, "alive\n", "{}", run.stderr);
     let dump = assert_one_crash_dump(&run);
     assert_eq!(dump.pid, 1, "{}", run.stderr);
+}
+
+#[test]
+fn pid1_abort_is_dumped_once_and_dies_as_without_the_library() {
+    if let Some(why) = no_pid_namespace() {
+        println!("SKIPPED: pid1_abort_is_dumped_once: {why}");
+        return;
+    }
+    let prog = container();
+    let args = ["--pid", "--fork", "--mount-proc"];
+    // Without the library PID 1's raise(SIGABRT) is dropped, and abort()
+    // goes on to its own end (on x86_64 glibc a faulting instruction).
+    let runner = || Runner::new("unshare").args(args).arg(&prog).arg("abort");
+    let plain = runner().without_library().run();
+    let run = runner().run();
+    assert_eq!(
+        run.status.into_raw(),
+        plain.status.into_raw(),
+        "{}",
+        run.stderr
+    );
+    let dumps = run.dumps();
+    assert_eq!(dumps.len(), 1, "{}", run.stderr);
+    assert_eq!(
+        dumps[0].event.as_deref(),
+        Some(&*format!(
+            "Fatal error: Aborted (SIGABRT, SI_TKILL, sent by pid 1, uid {})",
+            uid()
+        ))
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
  *                 waits for a line on stdin (the test sends SIGSEGV from
  *                 the parent namespace meanwhile).
  *   crash         writes through NULL through the same chain.
+ *   abort         abort().
  *   raise-after-child  a child that exits 0 is reaped, then
  *                 raise(SIGSEGV) through raise_segv: the program's own.
  *   cancel-wait   a thread blocked in waitpid is cancelled: prints
@@ -116,6 +117,8 @@ int main(int argc, char **argv) {
     crash_outer();
   } else if (!strcmp(mode, "crash")) {
     crash_outer();
+  } else if (!strcmp(mode, "abort")) {
+    abort();
   } else if (!strcmp(mode, "raise-after-child")) {
     pid_t child = fork();
     if (child == 0) _exit(0);
