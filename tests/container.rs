@@ -10,7 +10,8 @@
 //!   dumped; a thread cancelled in the interposed `waitpid` still cancelled;
 //! - two copies of the library: one dump, whichever comes first;
 //! - frame-pointer walks through the interposed `pthread_create` (ASan's
-//!   "created by" stack, a walk of our own) reach the program's caller.
+//!   "created by" stack, `perf record --call-graph fp`, a walk of our own)
+//!   reach the program's caller and `main`.
 
 mod common;
 
@@ -366,4 +367,89 @@ fn asan_names_where_a_thread_was_created_through_pthread_create() {
         "through faultdump's pthread_create to create_caller and main:\n{}",
         frames.join("\n")
     );
+}
+
+#[test]
+fn perf_call_graphs_by_frame_pointers_go_through_pthread_create() {
+    let scratch = scratch_dir("perf-fp");
+    let data = scratch.join("perf.data");
+    let usable = Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(&data)
+        .arg("true")
+        .output();
+    match usable {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            println!(
+                "SKIPPED: perf_call_graphs_by_frame_pointers: perf record -e cpu-clock: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            println!("SKIPPED: perf_call_graphs_by_frame_pointers: perf: {e}");
+            return;
+        }
+    }
+    let walker = build_c(
+        "fpwalk.c",
+        "libfpwalk.so",
+        &["-O1", "-fno-omit-frame-pointer", "-shared", "-fPIC"],
+    );
+    // perf itself runs without the library; the program with it, and with
+    // a pthread_create after it that spins (where the samples land).
+    let preload = format!("LD_PRELOAD={}:{}", lib_path().display(), walker.display());
+    let recorded = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "999",
+            "--call-graph",
+            "fp",
+            "-o",
+        ])
+        .arg(&data)
+        .args(["--", "env", &preload, "FPWALK_SPIN=1"])
+        .arg(container())
+        .arg("thread")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{recorded:?}");
+    let script = Command::new("perf")
+        .args(["script", "-F", "ip,sym,dso", "-i"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&script.stdout);
+    // One block per sample, innermost frame first.
+    let in_spin: Vec<Vec<&str>> = text
+        .split("\n\n")
+        .map(|b| {
+            b.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|b| b.first().is_some_and(|l| l.contains(" spin_in_create ")))
+        .collect();
+    assert!(!in_spin.is_empty(), "no sample in spin_in_create:\n{text}");
+    for sample in &in_spin {
+        let at = |what: &str, module: &str| {
+            sample
+                .iter()
+                .position(|l| l.contains(what) && l.contains(module))
+        };
+        let ours = at(" pthread_create (", "libfaultdump.so");
+        let (caller, main) = (at(" create_caller (", ""), at(" main (", ""));
+        assert!(
+            ours.is_some() && ours < caller && caller < main,
+            "through faultdump's pthread_create to create_caller and main:\n{}",
+            sample.join("\n")
+        );
+    }
 }

@@ -3,11 +3,26 @@
  * unwinder and perf --call-graph fp do) and prints, on one line to stderr,
  * `fp chain: NAME NAME ...` (dladdr's names of the return addresses, `?`
  * where it has none), then creates the thread with the next
- * pthread_create. Built -O1 -fno-omit-frame-pointer. */
+ * pthread_create. With FPWALK_SPIN set, it first spins in spin_in_create
+ * for 300 ms of CPU, for a profiler's samples to land there (perf record
+ * --call-graph fp). Built -O1 -fno-omit-frame-pointer. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+__attribute__((noinline)) void spin_in_create(void) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+  do {
+    for (volatile int i = 0; i < 10000; i++) {
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 300000000L);
+  __asm__ volatile("" ::: "memory");
+}
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
@@ -27,5 +42,6 @@ __attribute__((noinline)) int pthread_create(pthread_t *t, const pthread_attr_t 
     fp = up;
   }
   fprintf(stderr, "%s\n", line);
+  if (getenv("FPWALK_SPIN")) spin_in_create();
   return next(t, attr, routine, arg);
 }
