@@ -1,12 +1,16 @@
 //! Start-up: the constructor every process runs, the configuration parser
 //! ([`config`]), the C API's entry points that install handlers and threads
-//! ([`capi`]), the interposed `pthread_create` ([`threadstart`]) and the
-//! interposed `sigaction` family ([`interpose`]).
+//! ([`capi`]), the interposed `pthread_create` ([`threadstart`]), the
+//! interposed `sigaction` family ([`interpose`]) and `wait` family
+//! ([`reap`]).
 //!
 //! Ordinary code: malloc and locks are allowed, and nothing here is
-//! ever reached from a signal handler, except [`interpose`]: programs
-//! install handlers from handlers, so it is async-signal-safe, as the
-//! C library's functions it replaces are. The constructor reserves the
+//! ever reached from a signal handler, except [`interpose`] and [`reap`]:
+//! programs install handlers and reap children from handlers, so they are
+//! async-signal-safe, as the C library's functions they replace are. The
+//! constructor first makes its one search of the loaded modules (the
+//! functions the interposed ones forward to, and whether another copy of
+//! the library acts, see [`first_copy`]), reserves the
 //! library's own memory ([`crate::sys::reserve`]), reads the configuration
 //! once (from `environ`, allocating only in that memory: the host's heap is
 //! never initialised by us), takes the module snapshot
