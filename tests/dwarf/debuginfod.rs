@@ -197,8 +197,11 @@ fn symbolize(
     env: &[(&str, &str)],
 ) -> (String, String) {
     let mut cmd = Command::new(root().join("scripts/faultdump-symbolize"));
+    // The servers are on loopback: never through a proxy of the machine.
     cmd.env("DEBUGINFOD_URLS", urls)
         .env("DEBUGINFOD_CACHE_PATH", cache)
+        .env("no_proxy", "127.0.0.1")
+        .env("NO_PROXY", "127.0.0.1")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -582,4 +585,111 @@ fn debuginfod_server_without_the_files_costs_them_with_one_line() {
         frames_left_as_they_were(&dump, &server.url, &[], &cache),
         line
     );
+}
+
+/// On our side: a slim image (busybox as its shell, the C library and the
+/// loader, the program stripped, faultdump installed for every process by
+/// `scripts/install.sh --global`), a crash inside it, the dump read on this
+/// machine (where `/srv/app` does not exist and the C library's debug file
+/// is not installed) and named through a server holding the image's debug
+/// files, as the dump of the same crash with them installed.
+#[test]
+fn slim_image_crash_named_through_debuginfod() {
+    let test = "slim_image_crash_named_through_debuginfod";
+    if let Err(why) = can_hide_system_debug_files() {
+        println!("SKIPPED: {test}: {why}");
+        return;
+    }
+    let dir = scratch_dir("debuginfod-image");
+    let program = ship(&dir, &[(&production(), "app")]);
+    let image = dir.join("root");
+    for folder in ["bin", "lib/x86_64-linux-gnu", "lib64", "srv"] {
+        std::fs::create_dir_all(image.join(folder)).unwrap();
+    }
+    let busybox = Path::new("/usr/bin/busybox");
+    if !busybox.exists() {
+        println!("SKIPPED: {test}: no /usr/bin/busybox");
+        return;
+    }
+    std::fs::copy(busybox, image.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", image.join("bin/sh")).unwrap();
+    for lib in ["libc.so.6", "libresolv.so.2"] {
+        let from = Path::new("/lib/x86_64-linux-gnu").join(lib);
+        std::fs::copy(from, image.join("lib/x86_64-linux-gnu").join(lib)).unwrap();
+    }
+    std::fs::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        image.join("lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    std::fs::copy(&program.shipped, image.join("srv/app")).unwrap();
+    let install = Command::new(root().join("scripts/install.sh"))
+        .args(["--root", s(&image), "--global", "--library", s(&lib_path())])
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+
+    let croot = std::ffi::CString::new(s(&image)).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "/srv/app"])
+        .env_clear()
+        .stdin(Stdio::null());
+    // SAFETY: between fork and exec, only system calls on strings made
+    // before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chroot(croot.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => {
+            println!("SKIPPED: {test}: no chroot here ({e})");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dumps = parse_dumps(&stderr);
+    assert_eq!(dumps.len(), 1, "{stderr}");
+    let dump = &dumps[0];
+    assert!(dump.complete && dump.exe == "/srv/app", "{stderr}");
+    assert!(
+        dump.modules
+            .iter()
+            .any(|m| m.contains(" /usr/local/lib/libfaultdump.so ")),
+        "{stderr}"
+    );
+    assert!(
+        dump.notes.iter().any(|n| n.contains("frames have no name")),
+        "{stderr}"
+    );
+
+    // The image's debug files: the program's and the C library's.
+    let served = dir.join("served");
+    let libc_id = build_id(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+    std::fs::copy(
+        format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &libc_id[..2],
+            &libc_id[2..]
+        ),
+        served.join("libc.so.6.debug"),
+    )
+    .unwrap();
+    let Some(server) = Server::start(test, &served, 2, &dir) else {
+        return;
+    };
+    let (text, said_lines) = symbolize(&stderr, &server.url, &dir.join("cache"), true, &[]);
+    assert!(said(&said_lines).is_empty(), "{said_lines}");
+    let named = parse_dumps(&text).into_iter().next().expect("a dump");
+    let reference = Runner::new(&program.built).run();
+    reference.assert_killed_by(libc::SIGSEGV);
+    assert_same_frames(named.current(), reference.dump().current(), &text);
 }
