@@ -240,6 +240,30 @@ fn raise_after_a_child_that_exited_is_dumped() {
 }
 
 #[test]
+fn an_assert_on_a_childs_abort_is_dumped_with_the_child() {
+    let run = Runner::new(container()).arg("abort-after-child").run();
+    run.assert_killed_by(libc::SIGABRT);
+    let dumps = run.dumps();
+    assert_eq!(
+        dumps.len(),
+        2,
+        "the child's and the program's:\n{}",
+        run.stderr
+    );
+    let parent = dumps
+        .iter()
+        .find(|d| d.pid as u32 == run.pid)
+        .unwrap_or_else(|| panic!("no dump of the program:\n{}", run.stderr));
+    assert!(parent.complete);
+    assert!(
+        parent.current().position("main").is_some(),
+        "{}",
+        run.stderr
+    );
+    assert!(lines_with(&run.stderr, "passes on").is_empty());
+}
+
+#[test]
 fn a_thread_cancelled_in_waitpid_is_cancelled() {
     let run = Runner::new(container()).arg("cancel-wait").run();
     assert_eq!(run.code(), Some(0), "{}", run.stderr);

@@ -22,11 +22,15 @@
 //! - **Passed on**: a wrapper (`timeout`, `unshare --fork`, an init shim)
 //!   whose child died of signal S reaps it, then sets `SIG_DFL` and sends
 //!   itself S to die the same way. The crash was the child's, dumped by the
-//!   child. Told from what the process did: the signal was sent by the
-//!   process to itself, and the last child it reaped, shortly before, died
-//!   of that same signal ([`reaped`], recorded by the interposed `wait`
-//!   family). A program's own `raise(SIGSEGV)`, or Python's faulthandler
-//!   re-raising its fault, has no such child: dumped.
+//!   child. Told from what the process did: the last child it reaped,
+//!   shortly before, died of signal S ([`reaped`], recorded by the
+//!   interposed `wait` family); since then the program set S to `SIG_DFL`
+//!   ([`set_to_default`], by the interposed `sigaction` family); and S was
+//!   sent by the process to itself. A program's own `raise(SIGSEGV)`, or
+//!   Python's faulthandler re-raising its fault, has no such child: dumped;
+//!   and a program that asserts on its child's death and so calls `abort()`
+//!   sets no `SIG_DFL` before that first SIGABRT (`abort()` resets it
+//!   inside the C library, after): dumped.
 
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
@@ -59,6 +63,16 @@ static REAPED_AT: AtomicU64 = AtomicU64::new(0);
 /// The pid that recorded [`LAST_REAPED`]: a forked child reaps its own
 /// children, not its parent's.
 static REAPER: AtomicI32 = AtomicI32::new(0);
+/// The signals the program set to `SIG_DFL` since that reap (bit `sig - 1`).
+static SET_TO_DEFAULT: AtomicU64 = AtomicU64::new(0);
+
+/// Records that the program set `sig`'s disposition to `SIG_DFL` (through
+/// the interposed `sigaction` family). Async-signal-safe.
+pub fn set_to_default(sig: i32) {
+    if (1..=64).contains(&sig) {
+        SET_TO_DEFAULT.fetch_or(1 << (sig - 1), Ordering::Relaxed);
+    }
+}
 
 /// Records that this process reaped child `pid`, dead of `signal` (0 if it
 /// exited). Called by the interposed `wait` family; async-signal-safe (one
@@ -68,6 +82,7 @@ pub fn reaped(pid: i32, signal: i32) {
         LAST_REAPED.store(0, Ordering::Relaxed);
         return;
     }
+    SET_TO_DEFAULT.store(0, Ordering::Relaxed);
     REAPED_AT.store(sys::monotonic_ns(), Ordering::Relaxed);
     REAPER.store(sys::getpid(), Ordering::Relaxed);
     LAST_REAPED.store(
@@ -111,11 +126,13 @@ fn decide(dropped: bool, from_itself: bool, child: Option<i32>) -> Verdict {
 }
 
 /// The child whose death by `sig` this process recorded less than
-/// [`PASS_ON_WINDOW_NS`] before `now`.
+/// [`PASS_ON_WINDOW_NS`] before `now`, if the program has set `sig` to
+/// `SIG_DFL` since.
 fn passed_on(sig: i32, now: u64) -> Option<i32> {
     let last = LAST_REAPED.load(Ordering::Acquire);
     (last != 0
         && (last & 0xff) as i32 == sig
+        && SET_TO_DEFAULT.load(Ordering::Relaxed) & 1 << (sig - 1) != 0
         && REAPER.load(Ordering::Relaxed) == sys::getpid()
         && now.saturating_sub(REAPED_AT.load(Ordering::Relaxed)) < PASS_ON_WINDOW_NS)
         .then_some((last >> 8) as i32)
@@ -192,6 +209,10 @@ mod tests {
     fn the_reaped_child_counts_for_its_signal_within_the_window() {
         reaped(4242, libc::SIGSEGV);
         let at = REAPED_AT.load(Ordering::Relaxed);
+        // Not before the program set SIG_DFL (abort() after a child's
+        // crash: its own).
+        assert_eq!(passed_on(libc::SIGSEGV, at + 1), None);
+        set_to_default(libc::SIGSEGV);
         assert_eq!(passed_on(libc::SIGSEGV, at + 1), Some(4242));
         assert_eq!(passed_on(libc::SIGABRT, at + 1), None);
         assert_eq!(passed_on(libc::SIGSEGV, at + PASS_ON_WINDOW_NS), None);

@@ -11,6 +11,8 @@
  *   abort         abort().
  *   raise-after-child  a child that exits 0 is reaped, then
  *                 raise(SIGSEGV) through raise_segv: the program's own.
+ *   abort-after-child  a child that aborts is reaped, and the program then
+ *                 asserts that it did not: its own abort().
  *   cancel-wait   a thread blocked in waitpid is cancelled: prints
  *                 "canceled" when it ends as PTHREAD_CANCELED.
  *   thread        main -> create_caller -> pthread_create, joined.
@@ -19,6 +21,7 @@
  *                 was created).
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +127,12 @@ int main(int argc, char **argv) {
     if (child == 0) _exit(0);
     reap(child, 0);
     raise_segv();
+  } else if (!strcmp(mode, "abort-after-child")) {
+    pid_t child = fork();
+    if (child == 0) abort();
+    int status;
+    waitpid(child, &status, 0);
+    assert(!WIFSIGNALED(status));
   } else if (!strcmp(mode, "cancel-wait")) {
     pid_t child = fork();
     if (child == 0) {
