@@ -8,6 +8,7 @@
 //! loader call. Only `stacks::ensure_altstack` also runs outside a dump
 //! (start-up and new threads).
 
+mod abortmsg;
 mod frames;
 mod lock;
 pub mod python;
@@ -25,6 +26,7 @@ use crate::format::line::Line;
 use crate::format::names;
 use crate::report::cause;
 use crate::report::json::JsonSink;
+use crate::report::origin::Origin;
 use crate::report::output::{Target, Writer};
 use crate::report::sink::{Detail, DumpHeader, Event, FatalEvent, ModuleLine, Sink, ThreadHeader};
 use crate::report::text::TextSink;
@@ -100,7 +102,7 @@ fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
     );
     let mut format = FormatSink::new(config.format, &mut writer, true);
     let sink = format.sink();
-    begin(sink, &exe, &target);
+    begin(sink, config, &exe, &target);
     if let Trigger::Fatal { info, regs } = trigger {
         sink.event(&Event::Fatal(fatal_event(info, regs, None)));
     }
@@ -139,11 +141,12 @@ fn open_target(config: &Config, options: Options, exe_base: &[u8]) -> Option<Tar
     }
 }
 
-fn begin(sink: &mut dyn Sink, exe: &ExePath, target: &Target) {
+fn begin(sink: &mut dyn Sink, config: &Config, exe: &ExePath, target: &Target) {
     sink.begin(&DumpHeader {
         pid: sys::getpid(),
         exe: exe.path(),
         unix_time: sys::realtime_ns() / 1_000_000_000,
+        origin: &Origin::read(&config.pod_name, &config.pod_namespace, &config.tags),
     });
     let mut note = Line::new();
     if target.fallback_note(&mut note) {
@@ -201,7 +204,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let mut writer = Writer::new(target.fd, deadline_ns);
     let mut format = FormatSink::new(config.format, &mut writer, secure);
     let sink = format.sink();
-    begin(sink, &exe, &target);
+    begin(sink, config, &exe, &target);
 
     let maps = Maps::read();
     let maps_errno = sys::errno();
@@ -210,8 +213,15 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // every read goes through the kernel, which fails cleanly on memory a
     // running thread unmapped since the maps were read.
     let unstopped_memory = Memory::new(None);
+    let mut abort_buf = [0u8; 1024];
     let event = match trigger {
-        Trigger::Fatal { info, regs } => Event::Fatal(fatal_event(info, regs, memory.maps())),
+        Trigger::Fatal { info, regs } => {
+            let mut fatal = fatal_event(info, regs, memory.maps());
+            if fatal.signum == libc::SIGABRT {
+                fatal.abort_message = abortmsg::read(&memory, &mut abort_buf);
+            }
+            Event::Fatal(fatal)
+        }
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
         Trigger::Api { .. } => Event::Api,
         Trigger::Timeout { period_ns } => Event::Timeout {
@@ -385,6 +395,7 @@ fn fatal_event<'m>(
         code_name: names::si_code_name(signum, code),
         detail,
         cause,
+        abort_message: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Writing the report: the sink interface ([`sink`]) and its two formats
 //! ([`text`], [`json`]), the `Cause:` line ([`cause`]), where the dump goes
-//! and the writer with its deadline ([`output`], [`path`]).
+//! and the writer with its deadline ([`output`], [`path`]), where the
+//! process runs ([`origin`]: container, pod, tags).
 //!
 //! Runs inside a dump: fixed buffers and `write(2)`; no host malloc, no
 //! lock, no stdio. Pure parts (the Cause analysis, JSON escaping, path
@@ -8,6 +9,7 @@
 
 pub mod cause;
 pub mod json;
+pub mod origin;
 pub mod output;
 pub mod path;
 pub mod sink;

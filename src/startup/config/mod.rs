@@ -32,6 +32,10 @@ pub struct Environment<'a> {
     pub dwarf_budget: Option<&'a [u8]>,
     pub stats: Option<&'a [u8]>,
     pub python: Option<&'a [u8]>,
+    pub tags: Option<&'a [u8]>,
+    /// Not ours, but the downward API's usual names.
+    pub pod_name: Option<&'a [u8]>,
+    pub pod_namespace: Option<&'a [u8]>,
 }
 
 /// What the process is, as far as parsing is concerned.
@@ -100,6 +104,21 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
             Err(why) => warn("FAULTHANDLER_PYTHON", value, why),
         }
     }
+    if let Some(value) = env.tags {
+        let (kept, refused) = crate::report::origin::parse_tags(value);
+        if let Some(entry) = refused {
+            warn(
+                "FAULTHANDLER_TAGS",
+                entry,
+                "expected key=value (key of letters, digits, _ - .; value without , \" \\)",
+            );
+        }
+        config.tags = kept;
+    }
+    // Names of Kubernetes objects: at most 253 bytes.
+    let short = |v: &&[u8]| v.len() <= 253;
+    config.pod_name = env.pod_name.filter(short).unwrap_or_default().to_vec();
+    config.pod_namespace = env.pod_namespace.filter(short).unwrap_or_default().to_vec();
     if let Some(value) = env.format {
         match parse_format(value) {
             Ok(format) => config.format = format,
