@@ -4,7 +4,8 @@
 # (separate debug files for the DWARF tests), dwz (supplementary debug
 # files), CPython's test suites, and the language runtimes of
 # tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
-# and python3 as above). Installs only what is missing.
+# and python3 as above), and the minidump readers minidump-stackwalk and
+# dump_syms (cargo install). Installs only what is missing.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
@@ -31,3 +32,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The minidump readers of tests/minidump.rs (rust-minidump's stack walker,
+# what Sentry's symbolicator is built on, and Mozilla's dump_syms for the
+# symbol-file route), from crates.io into ~/.cargo/bin.
+for tool in minidump-stackwalk dump_syms; do
+  if ! command -v "$tool" >/dev/null && [ ! -x "$HOME/.cargo/bin/$tool" ]; then
+    echo "install-test-deps: cargo install --locked $tool"
+    cargo install --locked --quiet "$tool"
+  fi
+done

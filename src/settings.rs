@@ -40,6 +40,26 @@ pub struct UserSignal {
     pub chain: bool,
 }
 
+/// `FAULTHANDLER_MINIDUMP`: a minidump of each fatal dump (and of a
+/// timeout dump that ends the process) in a directory, within bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Minidump {
+    /// The directory, as given.
+    pub dir: Vec<u8>,
+    /// `FAULTHANDLER_MINIDUMP_MAX_SIZE`: bytes per file; stacks are cut to fit.
+    pub max_size: u64,
+    /// `FAULTHANDLER_MINIDUMP_MAX_FILES`: no new file once the directory
+    /// holds this many minidumps.
+    pub max_files: usize,
+    /// `FAULTHANDLER_MINIDUMP_MIN_FREE`: no file when its file system has
+    /// less free space than this.
+    pub min_free: u64,
+}
+
+pub const DEFAULT_MINIDUMP_MAX_SIZE: u64 = 8 << 20;
+pub const DEFAULT_MINIDUMP_MAX_FILES: usize = 32;
+pub const DEFAULT_MINIDUMP_MIN_FREE: u64 = 64 << 20;
+
 pub const DEFAULT_MAX_FRAMES: usize = 100;
 pub const DEFAULT_MAX_THREADS: usize = 100;
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
@@ -71,6 +91,7 @@ pub struct Config {
     /// environment had them at start; empty if unset.
     pub pod_name: Vec<u8>,
     pub pod_namespace: Vec<u8>,
+    pub minidump: Option<Minidump>,
 }
 
 impl Default for Config {
@@ -91,6 +112,7 @@ impl Default for Config {
             tags: Vec::new(),
             pod_name: Vec::new(),
             pod_namespace: Vec::new(),
+            minidump: None,
         }
     }
 }

@@ -18,6 +18,43 @@ fn line_with<'a>(d: &'a Dump, prefix: &str) -> Option<&'a str> {
     d.lines.iter().find_map(|l| l.strip_prefix(prefix))
 }
 
+/// The simple annotations of a minidump's Crashpad-info stream
+/// (0x43500001): its `MinidumpSimpleStringDictionary` of UTF-8 strings.
+fn crashpad_annotations(dump: &[u8]) -> Vec<(String, String)> {
+    let u32_at = |at: usize| u32::from_le_bytes(dump[at..at + 4].try_into().unwrap()) as usize;
+    let string_at = |rva: usize| {
+        let len = u32_at(rva);
+        String::from_utf8(dump[rva + 4..rva + 4 + len].to_vec()).unwrap()
+    };
+    assert_eq!(&dump[..4], b"MDMP");
+    let (count, directory) = (u32_at(8), u32_at(12));
+    let Some(info) = (0..count)
+        .map(|i| directory + i * 12)
+        .find(|&e| u32_at(e) == 0x4350_0001)
+        .map(|e| u32_at(e + 8))
+    else {
+        return Vec::new();
+    };
+    let dictionary = u32_at(info + 40);
+    (0..u32_at(dictionary))
+        .map(|i| {
+            let entry = dictionary + 4 + i * 8;
+            (string_at(u32_at(entry)), string_at(u32_at(entry + 4)))
+        })
+        .collect()
+}
+
+/// The one minidump in `dir`.
+fn only_minidump(dir: &std::path::Path) -> Vec<u8> {
+    let dumps: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dmp"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    std::fs::read(&dumps[0]).unwrap()
+}
+
 fn json_of(run: &Run) -> Value {
     let line =
         json_dump_line(&run.stderr).unwrap_or_else(|| panic!("no JSON dump in:\n{}", run.stderr));
@@ -45,8 +82,17 @@ fn abort_messages() {
     std::thread::scope(|s| {
         for (mode, signal, message) in cases {
             s.spawn(move || {
-                let run = Runner::new(program()).arg(mode).run();
+                let spool = scratch_dir(&format!("origin-abort-{mode}"));
+                let run = Runner::new(program())
+                    .arg(mode)
+                    .env("FAULTHANDLER_MINIDUMP", &spool)
+                    .run();
                 run.assert_killed_by(signal);
+                let annotations = crashpad_annotations(&only_minidump(&spool));
+                let annotated = annotations
+                    .iter()
+                    .find(|(k, _)| k == "abort_message")
+                    .map(|(_, v)| v.as_str());
                 let d = run.dump();
                 assert!(d.complete, "{}", run.stderr);
                 let got = line_with(&d, "Abort message: ");
@@ -61,6 +107,7 @@ fn abort_messages() {
                     Some(want) => assert_eq!(got, Some(want), "{mode}\n{}", run.stderr),
                     None => assert_eq!(got, None, "{mode}\n{}", run.stderr),
                 }
+                assert_eq!(annotated, got, "{mode}: the minidump's annotation");
                 // The message line stands right after the event line.
                 if got.is_some() {
                     let at = d.lines.iter().position(|l| l.starts_with("Fatal error: "));
@@ -196,6 +243,7 @@ fn container_like() {
         procs = group.join("cgroup.procs").display(),
         program = program().display()
     );
+    let spool = scratch_dir("origin-container");
     let mut runs = Vec::new();
     for format in ["text", "json"] {
         runs.push(
@@ -204,6 +252,14 @@ fn container_like() {
                 .args(["-c", &script])
                 .env("LD_PRELOAD", lib_path())
                 .env("FAULTHANDLER_FORMAT", format)
+                .env(
+                    "FAULTHANDLER_MINIDUMP",
+                    if format == "text" {
+                        spool.as_os_str()
+                    } else {
+                        "".as_ref()
+                    },
+                )
                 .env("FAULTHANDLER_TAGS", "service=shop-api,version=2.4.1")
                 .run(),
         );
@@ -222,6 +278,21 @@ fn container_like() {
         "{}",
         text.stderr
     );
+    let annotations = crashpad_annotations(&only_minidump(&spool));
+    for (key, value) in [
+        ("container.id", id.as_str()),
+        ("container.runtime", "docker"),
+        ("host", "web-7f9c4d-x2k8q"),
+        ("k8s.namespace", "shop"),
+        ("k8s.pod", "web-7f9c4d-x2k8q"),
+        ("service", "shop-api"),
+        ("version", "2.4.1"),
+    ] {
+        assert!(
+            annotations.iter().any(|(k, v)| k == key && v == value),
+            "{key}={value} not in {annotations:?}"
+        );
+    }
     let j = json_of(&runs[1]);
     assert_eq!(
         j["origin"],

@@ -580,21 +580,70 @@ fn arrives_as_a_minidump_stackwalk_reads() {
         );
         return;
     }
+    let original = dir.join("original.dmp");
+    std::fs::copy(spool.join(&dumps_in(&spool)[0]), &original).unwrap();
     let server = Server::start(&dir, &[]);
     let out = upload(Shell::Busybox, "stackwalk", &spool, &server.dsn(), &[]).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let requests = server.requests();
     let saved = requests[0]["saved"].as_str().unwrap();
-    let walk = Command::new(&stackwalk).arg(saved).output().unwrap();
-    let text = String::from_utf8_lossy(&walk.stdout);
+    assert_eq!(
+        std::fs::read(saved).unwrap(),
+        std::fs::read(&original).unwrap(),
+        "the minidump arrived changed"
+    );
+    let walk = Command::new(&stackwalk)
+        .arg("--json")
+        .arg(saved)
+        .output()
+        .unwrap();
     assert!(
         walk.status.success(),
         "{}",
         String::from_utf8_lossy(&walk.stderr)
     );
-    assert!(text.contains("write_null"), "{text}");
+    let report: Value = serde_json::from_slice(&walk.stdout).unwrap();
+    let crash = report["crash_info"]["type"].as_str().unwrap_or_default();
+    assert!(crash.starts_with("SIGSEGV"), "{}", report["crash_info"]);
+    let frame0 = &report["crashing_thread"]["frames"][0];
+    assert_eq!(frame0["module"], "abort_message", "{frame0}");
 }
 
 fn dirs_home() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+}
+
+/// A crash loop: 300 crashes into one spool leave at most the handler's
+/// cap of files (FAULTHANDLER_MINIDUMP_MAX_FILES), which one uploader pass
+/// then empties.
+#[test]
+fn crash_loop_then_one_pass() {
+    let dir = scratch_dir("upload-crash-loop");
+    let spool = spool_with(&dir, &[]);
+    let program = build_c("abort_message.c", "abort_message", &["-O1", "-g"]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..75 {
+                    let run = Runner::new(&program)
+                        .arg("segv")
+                        .env("FAULTHANDLER_MINIDUMP", &spool)
+                        .env("FAULTHANDLER_MINIDUMP_MAX_FILES", "8")
+                        .run();
+                    run.assert_killed_by(libc::SIGSEGV);
+                }
+            });
+        }
+    });
+    let written = dumps_in(&spool);
+    if written.is_empty() {
+        println!("SKIPPED: crash_loop_then_one_pass: this build writes no minidump");
+        return;
+    }
+    assert!(written.len() <= 8, "{} files: {written:?}", written.len());
+    let server = Server::start(&dir, &[]);
+    let out = upload(Shell::DashCurl, "crash_loop", &spool, &server.dsn(), &[]).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(dumps_in(&spool), Vec::<String>::new());
+    assert_eq!(server.accepted().len(), written.len());
 }

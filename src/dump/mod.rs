@@ -21,18 +21,19 @@ use alloc::vec::Vec;
 use frames::Stacks;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
-use crate::dump::threads::Others;
+use crate::dump::threads::{Others, Walked};
 use crate::format::line::Line;
 use crate::format::names;
 use crate::report::cause;
 use crate::report::json::JsonSink;
+use crate::report::minidump;
 use crate::report::origin::Origin;
 use crate::report::output::{Target, Writer};
 use crate::report::sink::{Detail, DumpHeader, Event, FatalEvent, ModuleLine, Sink, ThreadHeader};
 use crate::report::text::TextSink;
 use crate::settings::{Config, Format};
 use crate::symbolize::dwarf::{self, Resolver, Sources};
-use crate::symbolize::modules::Modules;
+use crate::symbolize::modules::{ModuleKind, Modules};
 use crate::symbolize::snapshot;
 use crate::symbolize::symbols::Symbolizer;
 use crate::sys;
@@ -46,6 +47,9 @@ pub enum Trigger<'a> {
     Fatal {
         info: &'a libc::siginfo_t,
         regs: Registers,
+        /// The address of the signal's `ucontext_t` (its floating-point
+        /// state, for the minidump).
+        ucontext: u64,
     },
     UserSignal {
         signum: i32,
@@ -55,9 +59,11 @@ pub enum Trigger<'a> {
     Api {
         regs: Registers,
     },
-    /// The watchdog: no thread is current.
+    /// The watchdog: no thread is current. With `exits`, the process ends
+    /// right after (`FAULTHANDLER_TIMEOUT=...:exit`).
     Timeout {
         period_ns: u64,
+        exits: bool,
     },
 }
 
@@ -102,8 +108,8 @@ fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
     );
     let mut format = FormatSink::new(config.format, &mut writer, true);
     let sink = format.sink();
-    begin(sink, config, &exe, &target);
-    if let Trigger::Fatal { info, regs } = trigger {
+    begin(sink, &origin(config), &exe, &target);
+    if let Trigger::Fatal { info, regs, .. } = trigger {
         sink.event(&Event::Fatal(fatal_event(info, regs, None)));
     }
     sink.note(b"faultdump: no memory could be mapped for the dump; stacks not shown");
@@ -141,12 +147,17 @@ fn open_target(config: &Config, options: Options, exe_base: &[u8]) -> Option<Tar
     }
 }
 
-fn begin(sink: &mut dyn Sink, config: &Config, exe: &ExePath, target: &Target) {
+/// Where the process runs, read now (see [`crate::report::origin`]).
+fn origin(config: &Config) -> Origin<'_> {
+    Origin::read(&config.pod_name, &config.pod_namespace, &config.tags)
+}
+
+fn begin(sink: &mut dyn Sink, origin: &Origin, exe: &ExePath, target: &Target) {
     sink.begin(&DumpHeader {
         pid: sys::getpid(),
         exe: exe.path(),
         unix_time: sys::realtime_ns() / 1_000_000_000,
-        origin: &Origin::read(&config.pod_name, &config.pod_namespace, &config.tags),
+        origin,
     });
     let mut note = Line::new();
     if target.fallback_note(&mut note) {
@@ -204,7 +215,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let mut writer = Writer::new(target.fd, deadline_ns);
     let mut format = FormatSink::new(config.format, &mut writer, secure);
     let sink = format.sink();
-    begin(sink, config, &exe, &target);
+    let origin = origin(config);
+    begin(sink, &origin, &exe, &target);
 
     let maps = Maps::read();
     let maps_errno = sys::errno();
@@ -215,7 +227,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let unstopped_memory = Memory::new(None);
     let mut abort_buf = [0u8; 1024];
     let event = match trigger {
-        Trigger::Fatal { info, regs } => {
+        Trigger::Fatal { info, regs, .. } => {
             let mut fatal = fatal_event(info, regs, memory.maps());
             if fatal.signum == libc::SIGABRT {
                 fatal.abort_message = abortmsg::read(&memory, &mut abort_buf);
@@ -224,11 +236,15 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         }
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
         Trigger::Api { .. } => Event::Api,
-        Trigger::Timeout { period_ns } => Event::Timeout {
+        Trigger::Timeout { period_ns, .. } => Event::Timeout {
             period_ns: *period_ns,
         },
     };
     sink.event(&event);
+    let abort_message = match &event {
+        Event::Fatal(f) => f.abort_message,
+        _ => None,
+    };
     if memory.maps().is_none() {
         let mut note = Line::new();
         note.push(b"faultdump: /proc/self/maps could not be read (");
@@ -238,15 +254,28 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     }
     sink.flush();
 
+    // A minidump for a dump the process does not survive, never for a
+    // privileged one (its memory is not its caller's to read).
+    let minidump = config.minidump.as_ref().filter(|_| {
+        !secure
+            && matches!(
+                trigger,
+                Trigger::Fatal { .. } | Trigger::Timeout { exits: true, .. }
+            )
+    });
+
     // Stop the other threads first, so that the process holds still while
-    // it is described.
+    // it is described. Threads asleep in a system call are spared the
+    // signal when the process survives the dump, and walked from what
+    // /proc says (pc and sp only): not for a minidump, which wants every
+    // register.
     let others = options.all_threads.then(|| {
         Others::stop(
             &[sys::gettid(), options.hidden_tid],
             config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
             config.deadline,
             deadline_ns,
-            !matches!(trigger, Trigger::Fatal { .. }),
+            !matches!(trigger, Trigger::Fatal { .. }) && minidump.is_none(),
             options.signal_in_use,
         )
     });
@@ -317,8 +346,36 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         sink.thread_end();
         sink.flush();
     }
-    if let Some(others) = others {
-        others.print(&mut stacks, sink);
+    let walked = others.map(|others| others.walk(&mut stacks));
+    // Written while the other threads are still parked: their stacks hold
+    // still. Its lines come after the threads.
+    let mut minidump_notes: Vec<Vec<u8>> = Vec::new();
+    if let Some(settings) = minidump {
+        let exe_name = exe.base();
+        write_minidump(
+            &minidump::Dump {
+                settings,
+                exe_name,
+                pid: sys::getpid(),
+                unix_time: sys::realtime_ns() / 1_000_000_000,
+                threads: &minidump_threads(trigger, walked.as_ref()),
+                exception: minidump_exception(trigger, walked.as_ref()),
+                images: &minidump_images(&modules),
+                maps: memory.maps(),
+                annotations: &origin.annotations(
+                    (b"faultdump.version", env!("CARGO_PKG_VERSION").as_bytes()),
+                    abort_message,
+                ),
+                deadline_ns,
+            },
+            &mut minidump_notes,
+        );
+    }
+    if let Some(walked) = walked {
+        walked.print(&mut stacks, sink);
+    }
+    for note in &minidump_notes {
+        sink.note(note);
     }
     let mut note = Line::new();
     if symbolizer.unopened_note(&modules, &mut note) {
@@ -350,6 +407,97 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         sink.note(note.as_bytes());
     }
     sink.end(sys::getpid());
+}
+
+fn write_minidump(dump: &minidump::Dump, notes: &mut Vec<Vec<u8>>) {
+    minidump::write(dump, &mut |line| notes.push(line.to_vec()));
+}
+
+/// The minidump's threads: the current one first (the one the signal
+/// hit, with its signal context), then the others that gave registers, in
+/// the order the dump prints them.
+fn minidump_threads(trigger: &Trigger, walked: Option<&Walked>) -> Vec<minidump::Thread> {
+    let mut threads = Vec::new();
+    let mut push = |tid: i32, regs: &Registers, ucontext: Option<u64>| {
+        let mut name = [0u8; 16];
+        let name_len = if tid == sys::gettid() {
+            sys::thread_name(&mut name).len()
+        } else {
+            threads::tasks::name(tid, &mut name).len()
+        };
+        threads.push(minidump::Thread {
+            tid,
+            name,
+            name_len,
+            regs: *regs,
+            ucontext,
+        });
+    };
+    if let Trigger::Fatal { regs, ucontext, .. } = trigger {
+        push(sys::gettid(), regs, Some(*ucontext));
+    }
+    if let Some(walked) = walked {
+        walked.each_with_registers(|tid, regs| push(tid, regs, None));
+    }
+    threads
+}
+
+/// The minidump's exception: the fatal signal on the current thread, or,
+/// for a timeout, a dump requested on the main thread.
+fn minidump_exception(trigger: &Trigger, walked: Option<&Walked>) -> minidump::Exception {
+    match trigger {
+        Trigger::Fatal { info, .. } => minidump::Exception {
+            tid: sys::gettid(),
+            code: info.si_signo as u32,
+            si_code: info.si_code,
+            address: if names::is_fault_with_address(info.si_signo, info.si_code) {
+                // SAFETY: the kernel filled the fault fields for this signal and code.
+                unsafe { info.si_addr() as u64 }
+            } else {
+                0
+            },
+        },
+        _ => {
+            let mut tid = 0;
+            if let Some(walked) = walked {
+                walked.each_with_registers(|t, _| {
+                    if tid == 0 || t == sys::getpid() {
+                        tid = t;
+                    }
+                });
+            }
+            minidump::Exception {
+                tid,
+                code: minidump::layout::EXCEPTION_DUMP_REQUESTED,
+                si_code: 0,
+                address: 0,
+            }
+        }
+    }
+}
+
+/// Each module's image: from the page of its lowest `PT_LOAD` to the end
+/// of its highest (a non-PIE executable's base is its link address, not
+/// its bias of 0), its path (the vDSO under breakpad's name) and build id.
+fn minidump_images(modules: &Modules) -> Vec<minidump::Image<'_>> {
+    let page = sys::page_size() as u64;
+    modules
+        .list()
+        .iter()
+        .map(|m| {
+            let base = m.avma.start & !(page - 1);
+            minidump::Image {
+                base,
+                size: m.avma.end.saturating_sub(base),
+                path: if m.kind == ModuleKind::Vdso {
+                    b"linux-gate.so"
+                } else {
+                    &m.path
+                },
+                build_id: m.build_id,
+            }
+        })
+        .collect()
 }
 
 /// The `Fatal error:` line's content and the `Cause:` analysis.

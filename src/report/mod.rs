@@ -9,6 +9,7 @@
 
 pub mod cause;
 pub mod json;
+pub mod minidump;
 pub mod origin;
 pub mod output;
 pub mod path;

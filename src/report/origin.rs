@@ -245,6 +245,33 @@ impl<'c> Origin<'c> {
             || !self.tags.is_empty()
     }
 
+    /// The minidump's annotations (the Crashpad-info simple dictionary,
+    /// which Sentry shows as the event's `crashpad` context): `first`, then
+    /// `container.id`, `container.runtime`, `host`, `k8s.namespace`,
+    /// `k8s.pod`, `abort_message` where known, then the tags under their
+    /// own keys.
+    pub fn annotations<'s>(
+        &'s self,
+        first: (&'s [u8], &'s [u8]),
+        abort_message: Option<&'s [u8]>,
+    ) -> alloc::vec::Vec<(&'s [u8], &'s [u8])> {
+        let known: [(&[u8], Option<&[u8]>); 6] = [
+            (b"container.id", self.container.get()),
+            (
+                b"container.runtime",
+                self.runtime.map(|r| r.name().as_bytes()),
+            ),
+            (b"host", self.host.get()),
+            (b"k8s.namespace", self.namespace.get()),
+            (b"k8s.pod", self.pod.get()),
+            (b"abort_message", abort_message),
+        ];
+        let mut out = alloc::vec![first];
+        out.extend(known.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
+        out.extend(self.tags());
+        out
+    }
+
     /// The user's tags as `(key, value)` pairs.
     pub fn tags(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.tags
@@ -428,6 +455,19 @@ mod tests {
         let origin = Origin::unknown(b"service=api,empty=");
         let pairs: Vec<_> = origin.tags().collect();
         assert_eq!(pairs, [(&b"service"[..], &b"api"[..]), (b"empty", b"")]);
+        let mut origin = origin;
+        origin.host.set(b"web-1");
+        let annotations = origin.annotations((b"v", b"1"), Some(b"boom"));
+        assert_eq!(
+            annotations,
+            [
+                (&b"v"[..], &b"1"[..]),
+                (b"host", b"web-1"),
+                (b"abort_message", b"boom"),
+                (b"service", b"api"),
+                (b"empty", b""),
+            ]
+        );
     }
 
     #[test]

@@ -68,6 +68,10 @@ fn environment() -> Environment<'static> {
                 b"_STATS" => env.stats = value,
                 b"_PYTHON" => env.python = value,
                 b"_TAGS" => env.tags = value,
+                b"_MINIDUMP" => env.minidump = value,
+                b"_MINIDUMP_MAX_SIZE" => env.minidump_max_size = value,
+                b"_MINIDUMP_MAX_FILES" => env.minidump_max_files = value,
+                b"_MINIDUMP_MIN_FREE" => env.minidump_min_free = value,
                 _ => {}
             }
         } else if let Some(rest) = bytes.strip_prefix(b"POD_N") {

@@ -129,6 +129,11 @@ impl Maps {
         Maps { text, entries }
     }
 
+    /// The text as read (a minidump's maps stream).
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
     pub fn entries(&self) -> &[MapEntry] {
         &self.entries
     }

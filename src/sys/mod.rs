@@ -15,6 +15,7 @@
 pub mod arch;
 pub mod arena;
 pub mod dispositions;
+pub mod files;
 mod hostalloc;
 pub mod libpthread;
 pub mod memory;

@@ -54,7 +54,16 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             crate::selftest_unsafe_call(false);
             // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
             let regs = unsafe { Registers::from_ucontext(uc) };
-            dump::run(config, Trigger::Fatal { info, regs }, fatal_options());
+            let ucontext = uc as u64;
+            dump::run(
+                config,
+                Trigger::Fatal {
+                    info,
+                    regs,
+                    ucontext,
+                },
+                fatal_options(),
+            );
             dump::release();
         }
         Claim::Reentered => {

@@ -183,7 +183,10 @@ fn dump_now(period_ns: u64, fd: Option<i32>) {
     if let Claim::Acquired = dump::claim(None, wait) {
         dump::run(
             config,
-            Trigger::Timeout { period_ns },
+            Trigger::Timeout {
+                period_ns,
+                exits: EXIT.load(Ordering::Acquire),
+            },
             super::options(fd, true),
         );
         dump::release();

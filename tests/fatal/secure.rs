@@ -1,5 +1,5 @@
-//! A set-uid program (AT_SECURE): no file from the environment, no absolute
-//! addresses, no registers, no load addresses.
+//! A set-uid program (AT_SECURE): no file from the environment (no
+//! minidump either), no absolute addresses, no registers, no load addresses.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -75,12 +75,13 @@ fn setuid_program_gets_no_file_and_no_addresses() {
         .arg("segv")
         .preload(&lib_name)
         .env("FAULTHANDLER", out_dir.join("crash-%p.log"))
+        .env("FAULTHANDLER_MINIDUMP", &out_dir)
         .run();
     run.assert_killed_by(libc::SIGSEGV);
     assert_eq!(
         std::fs::read_dir(&out_dir).unwrap().count(),
         0,
-        "no file from the environment in a set-uid process"
+        "no file from the environment in a set-uid process, no minidump"
     );
     let dump = assert_complete(&run);
     assert_eq!(

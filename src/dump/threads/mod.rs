@@ -16,7 +16,9 @@
 //!    call (it blocks the signal, as `sigwait` servers do in every thread;
 //!    it is in uninterruptible sleep; it is stopped), from the stack and
 //!    instruction pointers the kernel gives in `/proc/self/task/TID/syscall`;
-//! 5. releases every parked thread, then prints the stacks; a thread that
+//! 5. hands the walked threads ([`Walked`]) back while the parked ones
+//!    are still parked (the minidump reads their stacks then);
+//! 6. releases every parked thread, then prints the stacks; a thread that
 //!    gave nothing gets one line saying why.
 
 pub mod park;
@@ -160,19 +162,19 @@ impl Others {
         }
     }
 
-    /// Walks the sleeping threads, waits for the answers, walks every
-    /// other stack, releases the parked threads, then prints.
-    pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
-        let mut walked: Vec<Option<Result<Collected, Reason>>> =
-            (0..self.entries.len()).map(|_| None).collect();
+    /// Walks the sleeping threads, waits for the answers and walks every
+    /// other stack. The parked threads stay parked until [`Walked::print`]:
+    /// what else reads their state (the minidump) reads it meanwhile.
+    pub fn walk(mut self, stacks: &mut Stacks) -> Walked {
+        let mut walked: Vec<Option<Walk>> = (0..self.entries.len()).map(|_| None).collect();
         for (i, e) in self.entries.iter_mut().enumerate() {
             let Some(Syscall::InCall { sp, pc, .. }) = e.asleep else {
                 continue;
             };
-            let collected =
-                stacks.collect(e.tid, &Registers::from_pc_sp_fp(pc, sp, 0), false, true);
+            let regs = Registers::from_pc_sp_fp(pc, sp, 0);
+            let collected = stacks.collect(e.tid, &regs, false, true);
             if tasks::syscall(e.tid) == e.asleep {
-                walked[i] = Some(Ok(collected));
+                walked[i] = Some(Ok((regs, collected)));
             } else if let Some(park) = &self.park {
                 // It woke up meanwhile: what was read may be torn.
                 e.asleep = None;
@@ -188,15 +190,45 @@ impl Others {
                 continue;
             }
             *slot = Some(match self.answer(i) {
-                Answer::Stack { regs, from_syscall } => {
-                    Ok(stacks.collect(self.entries[i].tid, &regs, false, from_syscall))
-                }
+                Answer::Stack { regs, from_syscall } => Ok((
+                    regs,
+                    stacks.collect(self.entries[i].tid, &regs, false, from_syscall),
+                )),
                 Answer::Nothing(reason) => Err(reason),
             });
         }
+        Walked {
+            others: self,
+            walked,
+        }
+    }
+}
+
+/// A thread walked: the registers its walk started from, and its frames;
+/// or why it gave none.
+type Walk = Result<(Registers, Collected), Reason>;
+
+/// The other threads walked, the parked ones still parked.
+pub struct Walked {
+    others: Others,
+    walked: Vec<Option<Walk>>,
+}
+
+impl Walked {
+    /// Each thread that gave registers, in the order it is printed.
+    pub fn each_with_registers(&self, mut f: impl FnMut(i32, &Registers)) {
+        for (e, result) in self.others.entries.iter().zip(&self.walked) {
+            if let Some(Ok((regs, _))) = result {
+                f(e.tid, regs);
+            }
+        }
+    }
+
+    /// Releases the parked threads, then prints.
+    pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
         // Release the parked threads before the slow part (symbols).
-        self.park = None;
-        for (e, result) in self.entries.iter().zip(&walked) {
+        self.others.park = None;
+        for (e, result) in self.others.entries.iter().zip(&self.walked) {
             let Some(result) = result else { continue };
             if sink.stopped() {
                 break;
@@ -208,17 +240,19 @@ impl Others {
                 current: false,
             });
             match result {
-                Ok(collected) => stacks.print_collected(sink, collected),
-                Err(reason) => self.explain(*reason, sink),
+                Ok((_, collected)) => stacks.print_collected(sink, collected),
+                Err(reason) => self.others.explain(*reason, sink),
             }
             sink.thread_end();
             sink.flush();
         }
-        if self.omitted > 0 {
-            sink.threads_omitted(self.omitted);
+        if self.others.omitted > 0 {
+            sink.threads_omitted(self.others.omitted);
         }
     }
+}
 
+impl Others {
     /// Waits for the signalled threads to answer, and for a while signals
     /// the ones that blocked the signal for a moment once they unblock it.
     fn wait(&mut self) {

@@ -9,14 +9,17 @@
 mod signals;
 mod values;
 
-use crate::settings::{Config, Output};
+use crate::settings::{
+    Config, DEFAULT_MINIDUMP_MAX_FILES, DEFAULT_MINIDUMP_MAX_SIZE, DEFAULT_MINIDUMP_MIN_FREE,
+    Minidump, Output,
+};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use signals::parse_user_signal;
 use values::{
-    FaultHandler, MAX_FRAMES_LIMIT, MAX_THREADS_LIMIT, parse_count, parse_faulthandler,
-    parse_format, parse_seconds, parse_timeout, printable,
+    FaultHandler, MAX_FRAMES_LIMIT, MAX_THREADS_LIMIT, MIN_MINIDUMP_SIZE, parse_bytes, parse_count,
+    parse_dir, parse_faulthandler, parse_format, parse_seconds, parse_timeout, printable,
 };
 
 /// The environment as the parser sees it: each variable's raw bytes, if set.
@@ -36,6 +39,10 @@ pub struct Environment<'a> {
     /// Not ours, but the downward API's usual names.
     pub pod_name: Option<&'a [u8]>,
     pub pod_namespace: Option<&'a [u8]>,
+    pub minidump: Option<&'a [u8]>,
+    pub minidump_max_size: Option<&'a [u8]>,
+    pub minidump_max_files: Option<&'a [u8]>,
+    pub minidump_min_free: Option<&'a [u8]>,
 }
 
 /// What the process is, as far as parsing is concerned.
@@ -186,6 +193,47 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
             }
         }
     }
+    // Never in a privileged process: its memory is not its caller's to
+    // read, and the directory is the caller's choice.
+    if let Some(value) = env.minidump.filter(|v| !v.is_empty())
+        && !process.secure
+    {
+        match parse_dir(value) {
+            Ok(dir) => {
+                let mut minidump = Minidump {
+                    dir,
+                    max_size: DEFAULT_MINIDUMP_MAX_SIZE,
+                    max_files: DEFAULT_MINIDUMP_MAX_FILES,
+                    min_free: DEFAULT_MINIDUMP_MIN_FREE,
+                };
+                if let Some(value) = env.minidump_max_size {
+                    match parse_bytes(value) {
+                        Ok(n) if n >= MIN_MINIDUMP_SIZE => minidump.max_size = n,
+                        Ok(_) => warn(
+                            "FAULTHANDLER_MINIDUMP_MAX_SIZE",
+                            value,
+                            "below the smallest useful size, 64K",
+                        ),
+                        Err(why) => warn("FAULTHANDLER_MINIDUMP_MAX_SIZE", value, why),
+                    }
+                }
+                if let Some(value) = env.minidump_max_files {
+                    match parse_count(value, MAX_THREADS_LIMIT) {
+                        Ok(n) => minidump.max_files = n,
+                        Err(why) => warn("FAULTHANDLER_MINIDUMP_MAX_FILES", value, why),
+                    }
+                }
+                if let Some(value) = env.minidump_min_free {
+                    match parse_bytes(value) {
+                        Ok(n) => minidump.min_free = n,
+                        Err(why) => warn("FAULTHANDLER_MINIDUMP_MIN_FREE", value, why),
+                    }
+                }
+                config.minidump = Some(minidump);
+            }
+            Err(why) => warn("FAULTHANDLER_MINIDUMP", value, why),
+        }
+    }
     Parsed { config, warnings }
 }
 
@@ -277,6 +325,7 @@ mod tests {
             faulthandler: Some(b"/tmp/x"),
             timeout: Some(b"5"),
             signal: Some(b"USR1"),
+            minidump: Some(b"/tmp/dumps"),
             ..Default::default()
         };
         let p = parse(
@@ -286,6 +335,7 @@ mod tests {
                 ..PROC
             },
         );
+        assert_eq!(p.config.minidump, None);
         assert_eq!(p.config.output, Output::Stderr);
         assert!(p.config.fatal);
         assert!(p.config.secure);
@@ -402,5 +452,45 @@ mod tests {
             ]
         );
         assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn minidump_directory_and_its_bounds() {
+        let p = parse(&Environment::default(), PROC);
+        assert_eq!(p.config.minidump, None);
+        let env = Environment {
+            minidump: Some(b"/var/crash"),
+            ..Default::default()
+        };
+        let m = parse(&env, PROC).config.minidump.unwrap();
+        assert_eq!(m.dir, b"/var/crash");
+        assert_eq!(m.max_size, DEFAULT_MINIDUMP_MAX_SIZE);
+        assert_eq!(m.max_files, DEFAULT_MINIDUMP_MAX_FILES);
+        assert_eq!(m.min_free, DEFAULT_MINIDUMP_MIN_FREE);
+        let env = Environment {
+            minidump: Some(b"dumps"),
+            minidump_max_size: Some(b"2M"),
+            minidump_max_files: Some(b"3"),
+            minidump_min_free: Some(b"0"),
+            ..Default::default()
+        };
+        let m = parse(&env, PROC).config.minidump.unwrap();
+        assert_eq!((m.max_size, m.max_files, m.min_free), (2 << 20, 3, 0));
+        let env = Environment {
+            minidump: Some(b"dumps"),
+            minidump_max_size: Some(b"1K"),
+            minidump_max_files: Some(b"0"),
+            ..Default::default()
+        };
+        let p = parse(&env, PROC);
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        let m = p.config.minidump.unwrap();
+        assert_eq!(m.max_size, DEFAULT_MINIDUMP_MAX_SIZE);
+        // Empty: off.
+        let env = Environment {
+            minidump: Some(b""),
+            ..Default::default()
+        };
+        assert_eq!(parse(&env, PROC).config.minidump, None);
     }
 }

@@ -13,6 +13,9 @@ use crate::settings::{Format, Timeout};
 pub const MAX_FRAMES_LIMIT: usize = 1_000_000;
 pub const MAX_THREADS_LIMIT: usize = 100_000;
 pub const MAX_SECONDS: f64 = 86_400.0 * 365.0;
+/// The smallest `FAULTHANDLER_MINIDUMP_MAX_SIZE`: room for the streams
+/// besides the stacks.
+pub const MIN_MINIDUMP_SIZE: u64 = 64 << 10;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum FaultHandler {
@@ -37,6 +40,34 @@ pub fn parse_faulthandler(value: &[u8]) -> Result<FaultHandler, &'static str> {
         "0" | "off" | "no" | "false" => Ok(FaultHandler::Disabled),
         _ => Err("expected 1/on/yes/true, 0/off/no/false, or a file path containing '/'"),
     }
+}
+
+/// A directory path: any bytes but NUL, at most 1024.
+pub fn parse_dir(value: &[u8]) -> Result<Vec<u8>, &'static str> {
+    if value.contains(&0) {
+        Err("a path cannot contain a NUL byte")
+    } else if value.len() > 1024 {
+        Err("path too long")
+    } else {
+        Ok(value.to_vec())
+    }
+}
+
+/// A size in bytes: a whole number, optionally with `K`, `M` or `G`
+/// (powers of 1024); 0 allowed.
+pub fn parse_bytes(value: &[u8]) -> Result<u64, &'static str> {
+    let word = trimmed_lower(value);
+    let (digits, shift) = match word.strip_suffix(['k', 'm', 'g']) {
+        Some(d) if word.ends_with('k') => (d, 10),
+        Some(d) if word.ends_with('m') => (d, 20),
+        Some(d) => (d, 30),
+        None => (word.as_str(), 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| "expected bytes: a whole number, optionally with K, M or G")?;
+    n.checked_mul(1 << shift).ok_or("too large")
 }
 
 pub fn parse_format(value: &[u8]) -> Result<Format, &'static str> {
@@ -116,6 +147,18 @@ pub fn printable(value: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes(b"4096"), Ok(4096));
+        assert_eq!(parse_bytes(b" 8M "), Ok(8 << 20));
+        assert_eq!(parse_bytes(b"512k"), Ok(512 << 10));
+        assert_eq!(parse_bytes(b"1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes(b"0"), Ok(0));
+        for bad in ["", "M", "-1", "1.5M", "1T", "99999999999999G"] {
+            assert!(parse_bytes(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn timeouts() {

@@ -9,6 +9,8 @@
 //!   register set;
 //! - `asm.rs`: the assembly: running a closure on another stack, the thread
 //!   start trampoline and the unwinder stand-ins;
+//! - `context.rs`: the registers as a minidump's CPU context, and what
+//!   its SystemInfo says of the processor;
 //! - `syscalls.rs`: system call names by number (`NAMES`);
 //! - `sigframe.rs`: whether a handler was entered by the kernel, with a
 //!   real signal frame, and the entry that lets it tell.

@@ -2,6 +2,7 @@
 
 mod asm;
 mod code;
+pub mod context;
 mod registers;
 pub mod sigframe;
 pub mod syscalls;

@@ -1,0 +1,584 @@
+//! `FAULTHANDLER_MINIDUMP`: the minidump written beside the text dump, read
+//! by a reader we did not write, rust-minidump's `minidump-stackwalk`
+//! (what Sentry's symbolicator is built on), with the programs' own debug
+//! information (`--use-local-debuginfo`) and, where `dump_syms` is
+//! installed, through Breakpad symbol files (`--symbols-path`). For each
+//! crash: the crashing thread, signal, code and address the text dump
+//! gives; every thread, with the text dump's function names in the same
+//! order; the crashing thread's chain found by registers and call-frame
+//! information, not by scanning; each module's code id the build id and
+//! its debug id derived from it. And the limits: each costs one line.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// `minidump-stackwalk`: on PATH or in ~/.cargo/bin
+/// (scripts/install-test-deps.sh installs it there).
+fn tool(name: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .chain(home)
+        .find(|p| p.is_file())
+}
+
+fn stackwalk_or_skip(test: &str) -> Option<PathBuf> {
+    let found = tool("minidump-stackwalk");
+    if found.is_none() {
+        println!(
+            "SKIPPED: {test}: minidump-stackwalk not installed (scripts/install-test-deps.sh)"
+        );
+    }
+    found
+}
+
+/// The `.dmp` files in `dir`.
+fn minidumps(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dmp"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `runner` with `FAULTHANDLER_MINIDUMP` set to a fresh directory;
+/// returns the run, its text dump and its one minidump.
+fn crash(name: &str, runner: Runner, signal: i32) -> (Run, Dump, PathBuf) {
+    let dir = scratch_dir(&format!("minidump-{name}"));
+    let run = runner.env("FAULTHANDLER_MINIDUMP", &dir).run();
+    run.assert_killed_by(signal);
+    let dump = assert_complete(&run);
+    let files = minidumps(&dir);
+    assert_eq!(files.len(), 1, "one minidump: {files:?}\n{}", run.stderr);
+    let shown = format!("faultdump: minidump written to {}", files[0].display());
+    assert!(
+        dump.notes.iter().any(|n| n.starts_with(&shown)),
+        "the dump says where: {:?}",
+        dump.notes
+    );
+    let meta = std::fs::metadata(&files[0]).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let file_name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    let exe = Path::new(&dump.exe)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        file_name.starts_with(&format!("{exe}.{}.", dump.pid)),
+        "{file_name}: executable and pid"
+    );
+    (run, dump, files[0].clone())
+}
+
+/// minidump-stackwalk's JSON for `dmp`.
+fn stackwalk(walker: &Path, dmp: &Path, args: &[&str]) -> Value {
+    let out = Command::new(walker)
+        .arg("--json")
+        .args(args)
+        .arg(dmp)
+        .output()
+        .expect("minidump-stackwalk");
+    assert!(
+        out.status.success(),
+        "minidump-stackwalk failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("minidump-stackwalk --json")
+}
+
+fn local(walker: &Path, dmp: &Path) -> Value {
+    stackwalk(walker, dmp, &["--use-local-debuginfo"])
+}
+
+fn s<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Names of a text thread's frames in the given modules (by file name),
+/// physical frames only (the reader shows inlined calls apart).
+fn text_names(thread: &Thread, own: &[&str]) -> Vec<String> {
+    thread
+        .frames
+        .iter()
+        .filter(|f| !f.inlined && own.contains(&base(&f.module)))
+        .map(|f| unprefixed(f.name()))
+        .collect()
+}
+
+/// A name without its leading underscores: the reader names `_start`
+/// `start` and `__sleep` `_sleep`.
+fn unprefixed(name: &str) -> String {
+    name.trim_start_matches('_').to_string()
+}
+
+fn json_names(thread: &Value, own: &[&str]) -> Vec<String> {
+    thread["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| own.contains(&s(f, "module")))
+        .map(|f| unprefixed(strip_params(s(f, "function"))))
+        .collect()
+}
+
+/// The derived debug id of a build id: its first 16 bytes as a
+/// little-endian GUID, upper case, age 0.
+fn debug_id(build_id: &str) -> String {
+    let mut b: Vec<u8> = (0..build_id.len() / 2)
+        .map(|i| u8::from_str_radix(&build_id[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    b.resize(16, 0);
+    b[0..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    let hex: String = b[..16].iter().map(|x| format!("{x:02X}")).collect();
+    format!("{hex}0")
+}
+
+/// What every read minidump must agree on with its text dump. `own`: the
+/// file names of the modules whose frames are compared by name.
+fn assert_agrees(dump: &Dump, md: &Value, own: &[&str], signal: &str) {
+    assert_agrees_but(dump, md, own, signal, None);
+}
+
+/// [`assert_agrees`], with the crashing thread compared only up to the
+/// frame named `stop` (excluded) when given.
+fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: Option<&str>) {
+    let text = dump.text();
+    // The crash: signal and code, address, thread.
+    let event = dump.event.as_deref().unwrap_or("");
+    let crash = &md["crash_info"];
+    let code = regex::Regex::new(r"\((SIG[A-Z]+), ([A-Z_]+)")
+        .unwrap()
+        .captures(event)
+        .unwrap_or_else(|| panic!("event {event:?}"));
+    assert_eq!(&code[1], signal);
+    assert_eq!(
+        s(crash, "type"),
+        format!("{} / {}", &code[1], &code[2]),
+        "{event}"
+    );
+    let address = regex::Regex::new(r"address (0x[0-9a-f]+)")
+        .unwrap()
+        .captures(event)
+        .map_or(0, |c| u64::from_str_radix(&c[1][2..], 16).unwrap());
+    assert_eq!(
+        u64::from_str_radix(&s(crash, "address")[2..], 16).unwrap(),
+        address
+    );
+    let current = dump.current();
+    let crashed = &md["crashing_thread"];
+    assert_eq!(crashed["thread_id"].as_i64(), Some(i64::from(current.tid)));
+
+    // Every thread the text dump shows a stack of, in the same order.
+    let threads = md["threads"].as_array().unwrap();
+    let shown: Vec<&Thread> = dump
+        .threads
+        .iter()
+        .filter(|t| !t.frames.is_empty())
+        .collect();
+    assert_eq!(threads.len(), shown.len(), "{text}");
+    for (t, j) in shown.iter().zip(threads) {
+        assert_eq!(j["thread_id"].as_i64(), Some(i64::from(t.tid)));
+        assert_eq!(s(j, "thread_name"), t.name);
+        let mut want = text_names(t, own);
+        if let Some(stop) = stop.filter(|_| t.current) {
+            want.truncate(want.iter().position(|n| n == stop).unwrap());
+            let got = json_names(j, own);
+            assert_eq!(got[..want.len()], want, "thread {} ({})", t.tid, t.name);
+            continue;
+        }
+        assert_eq!(json_names(j, own), want, "thread {} ({})", t.tid, t.name);
+    }
+
+    // The crashing thread's chain: registers and call-frame information.
+    let frames = crashed["frames"].as_array().unwrap();
+    let last_own = frames
+        .iter()
+        .rposition(|f| own.contains(&s(f, "module")))
+        .expect("frames of the program in the crashing thread");
+    for f in &frames[..=last_own] {
+        assert!(
+            matches!(s(f, "trust"), "context" | "cfi"),
+            "found by {}: {f}",
+            s(f, "trust")
+        );
+    }
+
+    // Modules: the code id is the build id, the debug id derived from it.
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for m in &dump.modules {
+        if let Some((path, id)) = m
+            .trim()
+            .split_once(' ')
+            .and_then(|(_, rest)| rest.rsplit_once(" (build-id "))
+        {
+            let path = if path == "[vdso]" {
+                "linux-gate.so"
+            } else {
+                base(path)
+            };
+            ids.insert(path.to_string(), id.trim_end_matches(')').to_string());
+        }
+    }
+    let modules = md["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), dump.modules.len(), "{:?}", dump.modules);
+    for m in modules {
+        let name = s(m, "filename");
+        let id = ids
+            .get(name)
+            .unwrap_or_else(|| panic!("module {name} not in the text dump"));
+        assert_eq!(s(m, "code_id"), id, "{name}");
+        assert_eq!(s(m, "debug_id"), debug_id(id), "{name}");
+    }
+}
+
+fn minidump_program(name: &str, flags: &[&str]) -> PathBuf {
+    let mut all = vec!["-g", "-pthread"];
+    all.extend_from_slice(flags);
+    build_c("minidump.c", name, &all)
+}
+
+#[test]
+fn c_at_o0_with_waiting_threads() {
+    let Some(walker) = stackwalk_or_skip("c_at_o0_with_waiting_threads") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let (_, dump, dmp) = crash("o0", Runner::new(&prog).arg("crash"), libc::SIGSEGV);
+    dump.current()
+        .assert_chain(&["crash_inner", "crash_middle", "crash_outer", "main"]);
+    let md = local(&walker, &dmp);
+    assert_agrees(&dump, &md, &["minidump-O0"], "SIGSEGV");
+    let names: Vec<&str> = md["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| s(t, "thread_name"))
+        .collect();
+    assert_eq!(names, ["minidump-O0", "sleeper", "condvar", "reader"]);
+    assert!(
+        !s(&md["crash_info"], "instruction").is_empty(),
+        "the code around the pc is in the file"
+    );
+
+    // The symbol-file route (Socorro, Tecken): dump_syms' .sym files.
+    let Some(dump_syms) = tool("dump_syms") else {
+        println!("SKIPPED: the dump_syms route: dump_syms not installed");
+        return;
+    };
+    let store = scratch_dir("minidump-symstore");
+    let status = Command::new(dump_syms)
+        .arg("-s")
+        .arg(&store)
+        .arg(&prog)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let md = stackwalk(&walker, &dmp, &["--symbols-path", store.to_str().unwrap()]);
+    // Without the C library's symbol file, what is past main is scanned:
+    // the chain up to main is not.
+    let frames = md["crashing_thread"]["frames"].as_array().unwrap();
+    let main = frames
+        .iter()
+        .position(|f| s(f, "function") == "main")
+        .unwrap_or_else(|| panic!("no main: {frames:?}"));
+    let names: Vec<&str> = frames[..=main].iter().map(|f| s(f, "function")).collect();
+    assert_eq!(
+        names,
+        ["crash_inner", "crash_middle", "crash_outer", "main"]
+    );
+    assert!(
+        frames[..=main].iter().all(|f| s(f, "trust") != "scan"),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn c_at_o2_without_frame_pointers() {
+    let Some(walker) = stackwalk_or_skip("c_at_o2_without_frame_pointers") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O2", &["-O2", "-fomit-frame-pointer"]);
+    let (_, dump, dmp) = crash("o2", Runner::new(&prog).arg("crash"), libc::SIGSEGV);
+    dump.current()
+        .assert_chain(&["crash_inner", "crash_middle", "crash_outer", "main"]);
+    assert_agrees(&dump, &local(&walker, &dmp), &["minidump-O2"], "SIGSEGV");
+}
+
+#[test]
+fn cpp_exception() {
+    let Some(walker) = stackwalk_or_skip("cpp_exception") else {
+        return;
+    };
+    let (_, dump, dmp) = crash("cpp", Runner::new(exception()), libc::SIGABRT);
+    dump.current()
+        .assert_chain(&["ns::Thing<int>::method", "ns::run<int>", "main"]);
+    assert_agrees(&dump, &local(&walker, &dmp), &["exception"], "SIGABRT");
+}
+
+#[test]
+fn rust_panic_abort() {
+    let Some(walker) = stackwalk_or_skip("rust_panic_abort") else {
+        return;
+    };
+    let (_, dump, dmp) = crash("rust", Runner::new(rust_panic()), libc::SIGABRT);
+    assert!(dump.current().position("rust_panic::outer").is_some());
+    assert_agrees(&dump, &local(&walker, &dmp), &["rust_panic"], "SIGABRT");
+}
+
+#[test]
+fn dlopened_plugin() {
+    let Some(walker) = stackwalk_or_skip("dlopened_plugin") else {
+        return;
+    };
+    let runner = Runner::new(threads()).arg("plugin").arg(plugin());
+    let (_, dump, dmp) = crash("plugin", runner, libc::SIGSEGV);
+    dump.current()
+        .assert_chain(&["plugin_inner", "plugin_crash", "load_plugin"]);
+    assert_agrees(
+        &dump,
+        &local(&walker, &dmp),
+        &["threads", "libplugin.so"],
+        "SIGSEGV",
+    );
+}
+
+#[test]
+fn crash_in_a_signal_handler() {
+    let Some(walker) = stackwalk_or_skip("crash_in_a_signal_handler") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let (_, dump, dmp) = crash(
+        "handler",
+        Runner::new(&prog).arg("in-handler"),
+        libc::SIGSEGV,
+    );
+    dump.current().assert_chain(&["crash_inner", "on_usr1"]);
+    let md = local(&walker, &dmp);
+    // minidump-stackwalk 0.27 (framehop) does not follow the signal
+    // trampoline's call-frame information (`__restore_rt`): past it, it
+    // loses `raise` and `main` and resumes at `__libc_start_call_main`.
+    // The reader's limit, not the file's: the text dump, walking the same
+    // registers and stack, shows them. Compared up to the handler.
+    assert_agrees_but(&dump, &md, &["minidump-O0"], "SIGSEGV", Some("main"));
+}
+
+#[test]
+fn stack_overflow() {
+    let Some(walker) = stackwalk_or_skip("stack_overflow") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let (_, dump, dmp) = crash(
+        "overflow",
+        Runner::new(&prog).arg("overflow"),
+        libc::SIGSEGV,
+    );
+    assert_eq!(dump.current().frames[0].name(), "recurse");
+    let md = local(&walker, &dmp);
+    assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+    let frames = md["crashing_thread"]["frames"].as_array().unwrap();
+    assert!(frames.len() >= 20, "{} frames", frames.len());
+    for f in &frames[..20] {
+        assert_eq!(s(f, "function"), "recurse");
+        assert!(matches!(s(f, "trust"), "context" | "cfi"), "{f}");
+    }
+}
+
+#[test]
+fn a_hundred_threads() {
+    let Some(walker) = stackwalk_or_skip("a_hundred_threads") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let (_, dump, dmp) = crash("hundred", Runner::new(&prog).arg("hundred"), libc::SIGSEGV);
+    assert_eq!(dump.threads.len(), 100, "{}", dump.text());
+    let md = local(&walker, &dmp);
+    assert_eq!(md["thread_count"].as_u64(), Some(100));
+    assert_agrees(&dump, &md, &["minidump-O0"], "SIGSEGV");
+}
+
+#[test]
+fn timeout_that_exits() {
+    let Some(walker) = stackwalk_or_skip("timeout_that_exits") else {
+        return;
+    };
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let dir = scratch_dir("minidump-timeout");
+    let run = Runner::new(&prog)
+        .arg("hang")
+        .env("FAULTHANDLER_TIMEOUT", "0.5:exit")
+        .env("FAULTHANDLER_MINIDUMP", &dir)
+        .timeout(Duration::from_secs(30))
+        .run();
+    assert_eq!(run.code(), Some(1), "{}", run.stderr);
+    let dump = run.dump();
+    let files = minidumps(&dir);
+    assert_eq!(files.len(), 1, "{}", run.stderr);
+    let md = local(&walker, &files[0]);
+    // A dump requested, on the main thread; every thread in it.
+    assert_eq!(
+        md["crashing_thread"]["thread_id"].as_i64(),
+        Some(i64::from(dump.pid))
+    );
+    let names: Vec<Vec<String>> = md["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json_names(t, &["minidump-O0"]))
+        .collect();
+    for chain in [
+        ["sleeper_wait", "sleeper_main"],
+        ["condvar_wait", "condvar_main"],
+        ["reader_wait", "reader_main"],
+    ] {
+        assert!(names.iter().any(|n| n == &chain), "{chain:?} in {names:?}");
+    }
+    assert!(names.iter().any(|n| n[0] == "main"), "{names:?}");
+}
+
+/// One line of the text dump for each limit and failure, and the text dump
+/// and the death as without a minidump.
+#[test]
+fn limits_and_failures_cost_one_line() {
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let note = |env: &[(&str, &str)]| {
+        let mut runner = Runner::new(&prog).arg("crash");
+        for (k, v) in env {
+            runner = runner.env(k, v);
+        }
+        let run = runner.run();
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = assert_complete(&run);
+        dump.current()
+            .assert_chain(&["crash_inner", "crash_middle", "crash_outer"]);
+        assert_eq!(dump.threads.len(), 4);
+        let lines: Vec<String> = dump
+            .notes
+            .iter()
+            .filter(|n| n.starts_with("faultdump: minidump"))
+            .cloned()
+            .collect();
+        lines
+    };
+    let gone = "/nonexistent/faultdump-minidumps";
+    assert_eq!(
+        note(&[("FAULTHANDLER_MINIDUMP", gone)]),
+        [format!(
+            "faultdump: minidump not written to {gone}: No such file or directory"
+        )]
+    );
+    // Not writable even by root.
+    let lines = note(&[("FAULTHANDLER_MINIDUMP", "/proc/sys")]);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with("faultdump: minidump not written to /proc/sys: "),
+        "{lines:?}"
+    );
+    // A symlink in the directory's place is not followed.
+    let link = scratch_dir("minidump-link").join("link");
+    std::os::unix::fs::symlink(scratch_dir("minidump-target"), &link).unwrap();
+    let l = link.to_str().unwrap();
+    assert_eq!(
+        note(&[("FAULTHANDLER_MINIDUMP", l)]),
+        [format!(
+            "faultdump: minidump not written to {l}: Not a directory"
+        )]
+    );
+
+    let dir = scratch_dir("minidump-limits");
+    let d = dir.to_str().unwrap();
+    let lines = note(&[
+        ("FAULTHANDLER_MINIDUMP", d),
+        ("FAULTHANDLER_MINIDUMP_MIN_FREE", "1000000G"),
+    ]);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("below FAULTHANDLER_MINIDUMP_MIN_FREE"),
+        "{lines:?}"
+    );
+    assert!(minidumps(&dir).is_empty());
+
+    for _ in 0..2 {
+        let lines = note(&[
+            ("FAULTHANDLER_MINIDUMP", d),
+            ("FAULTHANDLER_MINIDUMP_MAX_FILES", "2"),
+        ]);
+        assert!(lines[0].starts_with("faultdump: minidump written to"));
+    }
+    let lines = note(&[
+        ("FAULTHANDLER_MINIDUMP", d),
+        ("FAULTHANDLER_MINIDUMP_MAX_FILES", "2"),
+    ]);
+    assert_eq!(
+        lines,
+        [format!(
+            "faultdump: minidump not written to {d}: it holds 2 minidumps, \
+             FAULTHANDLER_MINIDUMP_MAX_FILES is 2"
+        )]
+    );
+    assert_eq!(minidumps(&dir).len(), 2);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().count() == 2,
+        "no temporary file left"
+    );
+
+    // The size cap: 100 threads in 128 KiB: stacks cut, threads left out,
+    // the file still whole and readable, the crashing thread in it.
+    let dir = scratch_dir("minidump-small");
+    let run = Runner::new(&prog)
+        .arg("hundred")
+        .env("FAULTHANDLER_MINIDUMP", &dir)
+        .env("FAULTHANDLER_MINIDUMP_MAX_SIZE", "128K")
+        .run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    let lines: Vec<&String> = dump
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("faultdump: minidump"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].ends_with("to fit FAULTHANDLER_MINIDUMP_MAX_SIZE (128 KiB)"),
+        "{lines:?}"
+    );
+    let files = minidumps(&dir);
+    assert!(std::fs::metadata(&files[0]).unwrap().len() <= 128 * 1024);
+    if let Some(walker) = stackwalk_or_skip("the size cap's file") {
+        let md = local(&walker, &files[0]);
+        let count = md["thread_count"].as_u64().unwrap();
+        assert!((2..100).contains(&count), "{count} threads");
+        assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+        let names = json_names(&md["crashing_thread"], &["minidump-O0"]);
+        assert_eq!(
+            names,
+            [
+                "crash_inner",
+                "crash_middle",
+                "crash_outer",
+                "main",
+                "start"
+            ]
+        );
+    }
+}
