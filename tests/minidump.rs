@@ -19,39 +19,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// `minidump-stackwalk`: on PATH or in ~/.cargo/bin
-/// (scripts/install-test-deps.sh installs it there).
-fn tool(name: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .chain(home)
-        .find(|p| p.is_file())
-}
-
-fn stackwalk_or_skip(test: &str) -> Option<PathBuf> {
-    let found = tool("minidump-stackwalk");
-    if found.is_none() {
-        println!(
-            "SKIPPED: {test}: minidump-stackwalk not installed (scripts/install-test-deps.sh)"
-        );
-    }
-    found
-}
-
-/// The `.dmp` files in `dir`.
-fn minidumps(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "dmp"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// Runs `runner` with `FAULTHANDLER_MINIDUMP` set to a fresh directory;
 /// returns the run, its text dump and its one minidump.
 fn crash(name: &str, runner: Runner, signal: i32) -> (Run, Dump, PathBuf) {
@@ -83,75 +50,6 @@ fn crash(name: &str, runner: Runner, signal: i32) -> (Run, Dump, PathBuf) {
     (run, dump, files[0].clone())
 }
 
-/// minidump-stackwalk's JSON for `dmp`.
-fn stackwalk(walker: &Path, dmp: &Path, args: &[&str]) -> Value {
-    let out = Command::new(walker)
-        .arg("--json")
-        .args(args)
-        .arg(dmp)
-        .output()
-        .expect("minidump-stackwalk");
-    assert!(
-        out.status.success(),
-        "minidump-stackwalk failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("minidump-stackwalk --json")
-}
-
-fn local(walker: &Path, dmp: &Path) -> Value {
-    stackwalk(walker, dmp, &["--use-local-debuginfo"])
-}
-
-fn s<'v>(v: &'v Value, key: &str) -> &'v str {
-    v[key].as_str().unwrap_or("")
-}
-
-fn base(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// Names of a text thread's frames in the given modules (by file name),
-/// physical frames only (the reader shows inlined calls apart).
-fn text_names(thread: &Thread, own: &[&str]) -> Vec<String> {
-    thread
-        .frames
-        .iter()
-        .filter(|f| !f.inlined && own.contains(&base(&f.module)))
-        .map(|f| unprefixed(f.name()))
-        .collect()
-}
-
-/// A name without its leading underscores: the reader names `_start`
-/// `start` and `__sleep` `_sleep`.
-fn unprefixed(name: &str) -> String {
-    name.trim_start_matches('_').to_string()
-}
-
-fn json_names(thread: &Value, own: &[&str]) -> Vec<String> {
-    thread["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| own.contains(&s(f, "module")))
-        .map(|f| unprefixed(strip_params(s(f, "function"))))
-        .collect()
-}
-
-/// The derived debug id of a build id: its first 16 bytes as a
-/// little-endian GUID, upper case, age 0.
-fn debug_id(build_id: &str) -> String {
-    let mut b: Vec<u8> = (0..build_id.len() / 2)
-        .map(|i| u8::from_str_radix(&build_id[i * 2..i * 2 + 2], 16).unwrap())
-        .collect();
-    b.resize(16, 0);
-    b[0..4].reverse();
-    b[4..6].reverse();
-    b[6..8].reverse();
-    let hex: String = b[..16].iter().map(|x| format!("{x:02X}")).collect();
-    format!("{hex}0")
-}
-
 /// What every read minidump must agree on with its text dump. `own`: the
 /// file names of the modules whose frames are compared by name.
 fn assert_agrees(dump: &Dump, md: &Value, own: &[&str], signal: &str) {
@@ -171,7 +69,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
         .unwrap_or_else(|| panic!("event {event:?}"));
     assert_eq!(&code[1], signal);
     assert_eq!(
-        s(crash, "type"),
+        jstr(crash, "type"),
         format!("{} / {}", &code[1], &code[2]),
         "{event}"
     );
@@ -180,7 +78,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
         .captures(event)
         .map_or(0, |c| u64::from_str_radix(&c[1][2..], 16).unwrap());
     assert_eq!(
-        u64::from_str_radix(&s(crash, "address")[2..], 16).unwrap(),
+        u64::from_str_radix(&jstr(crash, "address")[2..], 16).unwrap(),
         address
     );
     let current = dump.current();
@@ -197,7 +95,7 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     assert_eq!(threads.len(), shown.len(), "{text}");
     for (t, j) in shown.iter().zip(threads) {
         assert_eq!(j["thread_id"].as_i64(), Some(i64::from(t.tid)));
-        assert_eq!(s(j, "thread_name"), t.name);
+        assert_eq!(jstr(j, "thread_name"), t.name);
         let mut want = text_names(t, own);
         if let Some(stop) = stop.filter(|_| t.current) {
             want.truncate(want.iter().position(|n| n == stop).unwrap());
@@ -212,13 +110,13 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     let frames = crashed["frames"].as_array().unwrap();
     let last_own = frames
         .iter()
-        .rposition(|f| own.contains(&s(f, "module")))
+        .rposition(|f| own.contains(&jstr(f, "module")))
         .expect("frames of the program in the crashing thread");
     for f in &frames[..=last_own] {
         assert!(
-            matches!(s(f, "trust"), "context" | "cfi"),
+            matches!(jstr(f, "trust"), "context" | "cfi"),
             "found by {}: {f}",
-            s(f, "trust")
+            jstr(f, "trust")
         );
     }
 
@@ -241,12 +139,12 @@ fn assert_agrees_but(dump: &Dump, md: &Value, own: &[&str], signal: &str, stop: 
     let modules = md["modules"].as_array().unwrap();
     assert_eq!(modules.len(), dump.modules.len(), "{:?}", dump.modules);
     for m in modules {
-        let name = s(m, "filename");
+        let name = jstr(m, "filename");
         let id = ids
             .get(name)
             .unwrap_or_else(|| panic!("module {name} not in the text dump"));
-        assert_eq!(s(m, "code_id"), id, "{name}");
-        assert_eq!(s(m, "debug_id"), debug_id(id), "{name}");
+        assert_eq!(jstr(m, "code_id"), id, "{name}");
+        assert_eq!(jstr(m, "debug_id"), debug_id(id), "{name}");
     }
 }
 
@@ -271,11 +169,11 @@ fn c_at_o0_with_waiting_threads() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| s(t, "thread_name"))
+        .map(|t| jstr(t, "thread_name"))
         .collect();
     assert_eq!(names, ["minidump-O0", "sleeper", "condvar", "reader"]);
     assert!(
-        !s(&md["crash_info"], "instruction").is_empty(),
+        !jstr(&md["crash_info"], "instruction").is_empty(),
         "the code around the pc is in the file"
     );
 
@@ -298,15 +196,18 @@ fn c_at_o0_with_waiting_threads() {
     let frames = md["crashing_thread"]["frames"].as_array().unwrap();
     let main = frames
         .iter()
-        .position(|f| s(f, "function") == "main")
+        .position(|f| jstr(f, "function") == "main")
         .unwrap_or_else(|| panic!("no main: {frames:?}"));
-    let names: Vec<&str> = frames[..=main].iter().map(|f| s(f, "function")).collect();
+    let names: Vec<&str> = frames[..=main]
+        .iter()
+        .map(|f| jstr(f, "function"))
+        .collect();
     assert_eq!(
         names,
         ["crash_inner", "crash_middle", "crash_outer", "main"]
     );
     assert!(
-        frames[..=main].iter().all(|f| s(f, "trust") != "scan"),
+        frames[..=main].iter().all(|f| jstr(f, "trust") != "scan"),
         "{frames:?}"
     );
 }
@@ -395,12 +296,12 @@ fn stack_overflow() {
     );
     assert_eq!(dump.current().frames[0].name(), "recurse");
     let md = local(&walker, &dmp);
-    assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+    assert_eq!(jstr(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
     let frames = md["crashing_thread"]["frames"].as_array().unwrap();
     assert!(frames.len() >= 20, "{} frames", frames.len());
     for f in &frames[..20] {
-        assert_eq!(s(f, "function"), "recurse");
-        assert!(matches!(s(f, "trust"), "context" | "cfi"), "{f}");
+        assert_eq!(jstr(f, "function"), "recurse");
+        assert!(matches!(jstr(f, "trust"), "context" | "cfi"), "{f}");
     }
 }
 
@@ -568,7 +469,7 @@ fn limits_and_failures_cost_one_line() {
         let md = local(&walker, &files[0]);
         let count = md["thread_count"].as_u64().unwrap();
         assert!((2..100).contains(&count), "{count} threads");
-        assert_eq!(s(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+        assert_eq!(jstr(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
         let names = json_names(&md["crashing_thread"], &["minidump-O0"]);
         assert_eq!(
             names,

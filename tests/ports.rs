@@ -378,6 +378,69 @@ fn timeout_dump(port: &Port) {
     main.assert_chain(&["wait_inner", "wait_outer", "main"]);
 }
 
+/// The minidump of a crash in a thread (`FAULTHANDLER_MINIDUMP`), read by
+/// minidump-stackwalk with the programs' own debug information: the
+/// crash and its thread as the text dump says them, the crashing chain
+/// found by registers and call-frame information, the build ids.
+fn minidump_read_by_stackwalk(port: &Port) {
+    let Some(lib) = library(port) else { return };
+    let Some(walker) = stackwalk_or_skip(&format!("{}: minidump", port.rust_target)) else {
+        return;
+    };
+    let prog = program(port, "ports.c", &[]);
+    let dir = scratch_dir(&format!("ports-minidump-{}", port.name));
+    let d = dir.to_string_lossy();
+    let run = run(
+        port,
+        &lib.to_string_lossy(),
+        &prog,
+        &["thread"],
+        &[("FAULTHANDLER_MINIDUMP", &d)],
+    );
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = run.dump();
+    assert!(dump.complete, "{}", run.stderr);
+    let files = minidumps(&dir);
+    assert_eq!(files.len(), 1, "{}", run.stderr);
+    let md = local(&walker, &files[0]);
+    assert_eq!(jstr(&md["crash_info"], "type"), "SIGSEGV / SEGV_MAPERR");
+    assert_eq!(jstr(&md["crash_info"], "address"), "0x0000000000000000");
+    let arch = if port.qemu { "arm64" } else { "amd64" };
+    assert_eq!(jstr(&md["system_info"], "cpu_arch"), arch);
+    let current = dump.current();
+    let crashed = &md["crashing_thread"];
+    assert_eq!(crashed["thread_id"].as_i64(), Some(i64::from(current.tid)));
+    let own = [base(&prog.to_string_lossy()).to_string()];
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let chain = ["do_segv", "worker_inner", "worker_outer", "crash_worker"];
+    assert_eq!(json_names(crashed, &own), chain, "{crashed}");
+    let frames = crashed["frames"].as_array().unwrap();
+    for f in frames.iter().filter(|f| own.contains(&jstr(f, "module"))) {
+        assert!(matches!(jstr(f, "trust"), "context" | "cfi"), "{f}");
+    }
+    // Every thread with a stack in the text dump is in the file.
+    let tids: Vec<i64> = md["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["thread_id"].as_i64())
+        .collect();
+    for t in dump.threads.iter().filter(|t| !t.frames.is_empty()) {
+        assert!(tids.contains(&i64::from(t.tid)), "{} in {tids:?}", t.tid);
+    }
+    // The ids come from the build id (Debian's musl-gcc links without
+    // one: then there is nothing to compare).
+    let Some(id) = build_id(&prog) else { return };
+    let module = md["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| own.contains(&jstr(m, "filename")))
+        .expect("the program's module");
+    assert_eq!(jstr(module, "code_id"), id);
+    assert_eq!(jstr(module, "debug_id"), debug_id(&id));
+}
+
 /// Return addresses signed by `-mbranch-protection=standard` (qemu's
 /// default CPU implements pointer authentication) are stripped before
 /// lookup.
@@ -456,6 +519,10 @@ macro_rules! port_tests {
             #[test]
             fn timeout_dump() {
                 super::timeout_dump(&$port);
+            }
+            #[test]
+            fn minidump_read_by_stackwalk() {
+                super::minidump_read_by_stackwalk(&$port);
             }
             $(
                 #[test]

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use frames::Stacks;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
-use crate::dump::threads::{Others, Walked};
+use crate::dump::threads::{Fate, Others, Walked};
 use crate::format::line::Line;
 use crate::format::names;
 use crate::report::cause;
@@ -47,6 +47,11 @@ pub enum Trigger<'a> {
     Fatal {
         info: &'a libc::siginfo_t,
         regs: Registers,
+        /// The signal's default action follows the dump: the process
+        /// dies, and nothing of the program may run again (the other
+        /// threads stay parked until the end). False when a handler of
+        /// the program's own runs next.
+        ends_process: bool,
         /// The address of the signal's `ucontext_t` (its floating-point
         /// state, for the minidump).
         ucontext: u64,
@@ -65,6 +70,19 @@ pub enum Trigger<'a> {
         period_ns: u64,
         exits: bool,
     },
+}
+
+impl Trigger<'_> {
+    /// What becomes of the process after the dump.
+    fn fate(&self) -> Fate {
+        match self {
+            Trigger::Fatal {
+                ends_process: true, ..
+            }
+            | Trigger::Timeout { exits: true, .. } => Fate::Dies,
+            _ => Fate::GoesOn,
+        }
+    }
 }
 
 /// Where the dump goes and how much it shows.
@@ -265,17 +283,14 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     });
 
     // Stop the other threads first, so that the process holds still while
-    // it is described. Threads asleep in a system call are spared the
-    // signal when the process survives the dump, and walked from what
-    // /proc says (pc and sp only): not for a minidump, which wants every
-    // register.
+    // it is described.
     let others = options.all_threads.then(|| {
         Others::stop(
             &[sys::gettid(), options.hidden_tid],
             config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
             config.deadline,
             deadline_ns,
-            !matches!(trigger, Trigger::Fatal { .. }) && minidump.is_none(),
+            trigger.fate(),
             options.signal_in_use,
         )
     });
@@ -351,6 +366,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // still. Its lines come after the threads.
     let mut minidump_notes: Vec<Vec<u8>> = Vec::new();
     if let Some(settings) = minidump {
+        let minidump_started_ns = sys::monotonic_ns();
         let exe_name = exe.base();
         write_minidump(
             &minidump::Dump {
@@ -370,6 +386,17 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             },
             &mut minidump_notes,
         );
+        if config.stats {
+            let mut note = Line::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut note,
+                format_args!(
+                    "faultdump: minidump written in {:.3} ms",
+                    (sys::monotonic_ns() - minidump_started_ns) as f64 / 1e6
+                ),
+            );
+            minidump_notes.push(note.as_bytes().to_vec());
+        }
     }
     if let Some(walked) = walked {
         walked.print(&mut stacks, sink);

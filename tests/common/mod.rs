@@ -10,6 +10,7 @@
 //! - `parse`: dumps parsed by FORMAT.md's fixed parts.
 //! - `gdb`: gdb's backtrace of the same run, the reference dumps are
 //!   compared with.
+//! - `minidump`: minidumps read by minidump-stackwalk and dump_syms.
 //! - `elf`: what binutils says of a file (readelf, nm), and the names the C
 //!   library's debug information gives.
 //! - `release`: building the release libraries, and what their ELF headers
@@ -20,6 +21,7 @@ mod build;
 mod dirs;
 mod elf;
 mod gdb;
+mod minidump;
 mod parse;
 mod programs;
 mod release;
@@ -35,6 +37,8 @@ pub use dirs::*;
 pub use elf::*;
 #[allow(unused_imports)]
 pub use gdb::*;
+#[allow(unused_imports)]
+pub use minidump::*;
 #[allow(unused_imports)]
 pub use parse::*;
 #[allow(unused_imports)]
