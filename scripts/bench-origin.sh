@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-origin.sh
+#
 # Start-up cost of the reporting settings: /bin/true with FAULTHANDLER_TAGS,
 # FAULTHANDLER_MINIDUMP and the Kubernetes downward-API variables set,
 # against the library with them unset (target: at most 1.02x), and against
