@@ -708,3 +708,41 @@ fn installed_with_the_library() {
     assert!(!bin.exists(), "bin left behind");
     assert_eq!(std::fs::read_dir(&image).unwrap().count(), 0);
 }
+
+/// The runner as Alpine's entrypoint: `busybox sh`, BusyBox's applets only.
+#[test]
+fn runner_under_busybox() {
+    let Some(mut cmd) = Shell::Busybox.command("runner_under_busybox") else {
+        return;
+    };
+    let dir = scratch_dir("upload-runner-busybox");
+    let server = Server::start(&dir, &[]);
+    let spool = spool_with(&dir, &[]);
+    let dump = dir.join("dump.dmp");
+    std::fs::write(&dump, fake_minidump(300, 6)).unwrap();
+    let out = cmd
+        .arg(script("faultdump-run"))
+        .arg("--library")
+        .arg(lib_path())
+        .arg("--minidump")
+        .arg(&spool)
+        .arg("--upload")
+        .arg(server.dsn())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "cp \"$DUMP\" \"$SPOOL/x.dmp\"; kill -BUS $$",
+        ])
+        .env("DUMP", &dump)
+        .env("SPOOL", &spool)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{}", stderr(&out));
+    assert!(
+        server.accepted().contains(&fake_minidump(300, 6)),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(dumps_in(&spool), Vec::<String>::new());
+}
