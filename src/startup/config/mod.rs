@@ -493,4 +493,25 @@ mod tests {
         };
         assert_eq!(parse(&env, PROC).config.minidump, None);
     }
+
+    #[test]
+    fn tags_and_pod_variables() {
+        let parsed = parse(
+            &Environment {
+                tags: Some(b"service=api,bad tag=1,version=1.2"),
+                pod_name: Some(b"web-0"),
+                pod_namespace: Some(&[b'n'; 300]),
+                ..Default::default()
+            },
+            PROC,
+        );
+        assert_eq!(parsed.config.tags, b"service=api,version=1.2");
+        assert_eq!(parsed.config.pod_name, b"web-0");
+        // Longer than any Kubernetes name: not a namespace, left out.
+        assert!(parsed.config.pod_namespace.is_empty());
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        assert!(
+            parsed.warnings[0].starts_with("faultdump: ignoring FAULTHANDLER_TAGS='bad tag=1'")
+        );
+    }
 }
