@@ -2,6 +2,7 @@
 # Installs libfaultdump.so, optionally for every process of a system or image.
 #
 #   scripts/install.sh [--prefix DIR] [--root DIR] [--global] [--library FILE]
+#                      [--bin DIR]
 #   scripts/install.sh [--prefix DIR] [--root DIR] --uninstall
 #
 #   --prefix DIR    directory the library goes to, as seen inside the root
@@ -15,13 +16,16 @@
 #                   dist/, that fits the root: libfaultdump-ARCH-LIBC.so;
 #                   for x86_64 glibc without dist/,
 #                   target/release/libfaultdump.so)
+#   --bin DIR       also install the scripts faultdump-run (the entrypoint
+#                   wrapper) and faultdump-upload (the minidump uploader)
+#                   into DIR, as seen inside the root (e.g. /usr/local/bin)
 #   --uninstall     undo what earlier runs did under this prefix and root,
 #                   and nothing else
 #
 # Running it twice changes nothing. Everything it does is recorded in
 # ROOT/PREFIX/libfaultdump.so.manifest (directories it created, the library
 # with its checksum, the ld.so.preload line and whether it created that
-# file); --uninstall reads the manifest and undoes exactly that: lines other
+# file, the scripts with theirs); --uninstall reads the manifest and undoes exactly that: lines other
 # programs put into ld.so.preload stay, the file is removed only if this
 # script created it and it is empty again, and a library that was changed
 # since is kept (with a warning).
@@ -49,6 +53,7 @@ root=/
 global=0
 uninstall=0
 library=
+bin=
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) [ $# -ge 2 ] || usage; prefix=$2; shift 2 ;;
@@ -57,6 +62,8 @@ while [ $# -gt 0 ]; do
     --root=*) root=${1#*=}; shift ;;
     --library) [ $# -ge 2 ] || usage; library=$2; shift 2 ;;
     --library=*) library=${1#*=}; shift ;;
+    --bin) [ $# -ge 2 ] || usage; bin=$2; shift 2 ;;
+    --bin=*) bin=${1#*=}; shift ;;
     --global) global=1; shift ;;
     --uninstall) uninstall=1; shift ;;
     -h|--help) usage 0 ;;
@@ -71,6 +78,10 @@ esac
 prefix=/${prefix#"${prefix%%[!/]*}"}  # one leading slash
 prefix=${prefix%/}
 [ -n "$prefix" ] || prefix=/
+case $bin in
+  '' | /*) bin=${bin%/} ;;
+  *) echo "install.sh: --bin must be an absolute path (as seen inside the root)" >&2; exit 2 ;;
+esac
 [ -d "$root" ] || { echo "install.sh: root '$root' is not a directory" >&2; exit 2; }
 root=$(cd "$root" && pwd -P)
 [ "$root" = / ] && root=
@@ -86,8 +97,10 @@ say() { echo "install.sh: $*"; }
 # ---- The manifest ----------------------------------------------------------
 # One record per line: `dir PATH` (created by install), `library PATH SHA256`,
 # `preload-line PATH` (the line added to etc/ld.so.preload),
-# `preload-file-created`. Paths are as seen inside the root.
+# `preload-file-created`, `script PATH SHA256`. Paths are as seen inside the
+# root.
 declare -a created_dirs=()
+declare -a scripts=()
 lib_sum=
 preload_line=0
 preload_created=0
@@ -98,6 +111,7 @@ if [ -f "$manifest" ]; then
       library) lib_sum=$b ;;
       preload-line) preload_line=1 ;;
       preload-file-created) preload_created=1 ;;
+      script) scripts+=("$a $b") ;;
     esac
   done <"$manifest"
 fi
@@ -111,6 +125,7 @@ write_manifest() {
     echo "library $lib_in_root $lib_sum"
     [ "$preload_line" = 1 ] && echo "preload-line $lib_in_root"
     [ "$preload_created" = 1 ] && echo "preload-file-created"
+    for d in ${scripts[@]+"${scripts[@]}"}; do echo "script $d"; done
     true
   )
   # Written only when it changes (not even a temporary file otherwise: a
@@ -161,6 +176,15 @@ if [ "$uninstall" = 1 ]; then
       say "warning: $dest changed since it was installed; kept"
     fi
   fi
+  for d in ${scripts[@]+"${scripts[@]}"}; do
+    file=$root${d%% *}
+    if [ -f "$file" ] && [ "$(sha256sum <"$file" | cut -d' ' -f1)" = "${d#* }" ]; then
+      rm -f "$file"
+      say "removed $file"
+    elif [ -f "$file" ]; then
+      say "warning: $file changed since it was installed; kept"
+    fi
+  done
   rm -f "$manifest"
   # The directories install created, deepest first, if nothing else is in them.
   for ((i = ${#created_dirs[@]} - 1; i >= 0; i--)); do
@@ -305,6 +329,36 @@ else
 fi
 lib_sum=$new_sum
 write_manifest
+
+if [ -n "$bin" ]; then
+  ensure_dir "$bin"
+  for script in faultdump-run faultdump-upload; do
+    target=$root$bin/$script
+    known=0
+    for d in ${scripts[@]+"${scripts[@]}"}; do
+      [ "${d%% *}" = "$bin/$script" ] && known=1
+    done
+    if [ -e "$target" ] && [ "$known" = 0 ]; then
+      echo "install.sh: $target exists and was not installed by this script; not replacing it" >&2
+      continue
+    fi
+    if [ -f "$target" ] && cmp -s "$here/$script" "$target"; then
+      say "$target is up to date"
+    else
+      cp "$here/$script" "$target.faultdump-tmp.$$"
+      chmod 0755 "$target.faultdump-tmp.$$"
+      mv -f "$target.faultdump-tmp.$$" "$target"
+      say "installed $target"
+    fi
+    sum=$(sha256sum <"$target" | cut -d' ' -f1)
+    kept=()
+    for d in ${scripts[@]+"${scripts[@]}"}; do
+      [ "${d%% *}" = "$bin/$script" ] || kept+=("$d")
+    done
+    scripts=(${kept[@]+"${kept[@]}"} "$bin/$script $sum")
+  done
+  write_manifest
+fi
 
 if [ "$global" = 1 ]; then
   ensure_dir /etc

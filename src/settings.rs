@@ -85,6 +85,12 @@ pub struct Config {
     pub stats: bool,
     /// `FAULTHANDLER_PYTHON`: Python frames in dumps of CPython processes.
     pub python: bool,
+    /// `FAULTHANDLER_TAGS`, checked: `key=value` entries joined by commas.
+    pub tags: Vec<u8>,
+    /// `POD_NAME` and `POD_NAMESPACE` (the Kubernetes downward API), as the
+    /// environment had them at start; empty if unset.
+    pub pod_name: Vec<u8>,
+    pub pod_namespace: Vec<u8>,
     pub minidump: Option<Minidump>,
 }
 
@@ -103,6 +109,9 @@ impl Default for Config {
             secure: false,
             stats: false,
             python: true,
+            tags: Vec::new(),
+            pod_name: Vec::new(),
+            pod_namespace: Vec::new(),
             minidump: None,
         }
     }

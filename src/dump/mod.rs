@@ -8,6 +8,7 @@
 //! loader call. Only `stacks::ensure_altstack` also runs outside a dump
 //! (start-up and new threads).
 
+mod abortmsg;
 mod frames;
 mod lock;
 pub mod python;
@@ -26,6 +27,7 @@ use crate::format::names;
 use crate::report::cause;
 use crate::report::json::JsonSink;
 use crate::report::minidump;
+use crate::report::origin::Origin;
 use crate::report::output::{Target, Writer};
 use crate::report::sink::{Detail, DumpHeader, Event, FatalEvent, ModuleLine, Sink, ThreadHeader};
 use crate::report::text::TextSink;
@@ -124,7 +126,7 @@ fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
     );
     let mut format = FormatSink::new(config.format, &mut writer, true);
     let sink = format.sink();
-    begin(sink, &exe, &target);
+    begin(sink, &origin(config), &exe, &target);
     if let Trigger::Fatal { info, regs, .. } = trigger {
         sink.event(&Event::Fatal(fatal_event(info, regs, None)));
     }
@@ -163,11 +165,17 @@ fn open_target(config: &Config, options: Options, exe_base: &[u8]) -> Option<Tar
     }
 }
 
-fn begin(sink: &mut dyn Sink, exe: &ExePath, target: &Target) {
+/// Where the process runs, read now (see [`crate::report::origin`]).
+fn origin(config: &Config) -> Origin<'_> {
+    Origin::read(&config.pod_name, &config.pod_namespace, &config.tags)
+}
+
+fn begin(sink: &mut dyn Sink, origin: &Origin, exe: &ExePath, target: &Target) {
     sink.begin(&DumpHeader {
         pid: sys::getpid(),
         exe: exe.path(),
         unix_time: sys::realtime_ns() / 1_000_000_000,
+        origin,
     });
     let mut note = Line::new();
     if target.fallback_note(&mut note) {
@@ -225,7 +233,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let mut writer = Writer::new(target.fd, deadline_ns);
     let mut format = FormatSink::new(config.format, &mut writer, secure);
     let sink = format.sink();
-    begin(sink, &exe, &target);
+    let origin = origin(config);
+    begin(sink, &origin, &exe, &target);
 
     let maps = Maps::read();
     let maps_errno = sys::errno();
@@ -234,8 +243,15 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // every read goes through the kernel, which fails cleanly on memory a
     // running thread unmapped since the maps were read.
     let unstopped_memory = Memory::new(None);
+    let mut abort_buf = [0u8; 1024];
     let event = match trigger {
-        Trigger::Fatal { info, regs, .. } => Event::Fatal(fatal_event(info, regs, memory.maps())),
+        Trigger::Fatal { info, regs, .. } => {
+            let mut fatal = fatal_event(info, regs, memory.maps());
+            if fatal.signum == libc::SIGABRT {
+                fatal.abort_message = abortmsg::read(&memory, &mut abort_buf);
+            }
+            Event::Fatal(fatal)
+        }
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
         Trigger::Api { .. } => Event::Api,
         Trigger::Timeout { period_ns, .. } => Event::Timeout {
@@ -243,6 +259,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         },
     };
     sink.event(&event);
+    let abort_message = match &event {
+        Event::Fatal(f) => f.abort_message,
+        _ => None,
+    };
     if memory.maps().is_none() {
         let mut note = Line::new();
         note.push(b"faultdump: /proc/self/maps could not be read (");
@@ -359,7 +379,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
                 exception: minidump_exception(trigger, walked.as_ref()),
                 images: &minidump_images(&modules),
                 maps: memory.maps(),
-                annotations: &[(b"faultdump.version", env!("CARGO_PKG_VERSION").as_bytes())],
+                annotations: &origin.annotations(
+                    (b"faultdump.version", env!("CARGO_PKG_VERSION").as_bytes()),
+                    abort_message,
+                ),
                 crash_key: crash_key(trigger, &modules, &mut key).as_bytes(),
                 deadline_ns,
             },
@@ -585,6 +608,7 @@ fn fatal_event<'m>(
         code_name: names::si_code_name(signum, code),
         detail,
         cause,
+        abort_message: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! it. Everything a sink receives is borrowed; a sink writes through its
 //! [`Writer`] and allocates nothing.
 
+use crate::report::origin::Origin;
 use crate::report::output::Writer;
 use crate::sys::arch::Registers;
 
@@ -10,6 +11,8 @@ pub struct DumpHeader<'a> {
     pub pid: i32,
     pub exe: &'a [u8],
     pub unix_time: u64,
+    /// Container, host, pod and tags.
+    pub origin: &'a Origin<'a>,
 }
 
 /// How the fault is described beyond its signal and code.
@@ -54,6 +57,9 @@ pub struct FatalEvent<'a> {
     pub code_name: Option<&'static str>,
     pub detail: Detail,
     pub cause: Option<Cause<'a>>,
+    /// SIGABRT: the message the C library recorded for it (an `assert()`,
+    /// a heap check, `__libc_fatal`), where it keeps one.
+    pub abort_message: Option<&'a [u8]>,
 }
 
 /// Why a dump is being written.

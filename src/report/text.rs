@@ -3,6 +3,7 @@
 use core::fmt::Write as _;
 
 use crate::format::line::{Line, utc_timestamp};
+use crate::report::origin::Origin;
 use crate::report::output::Writer;
 use crate::report::sink::{
     Cause, Detail, DumpHeader, Event, FrameLine, ModuleLine, PythonFrameLine, Sink, ThreadHeader,
@@ -95,6 +96,56 @@ pub fn write_cause(line: &mut Line, cause: &Cause, secure: bool) {
     }
 }
 
+/// `Origin: container 3f2a5b7c9d1e (docker), host web-1, pod prod/web-1,
+/// service=api version=1.2`: the parts that are known, the container id
+/// cut to the 12 digits `docker ps` shows (the JSON dump has it whole).
+pub fn write_origin(line: &mut Line, origin: &Origin) {
+    line.push(b"Origin: ");
+    let mut sep = false;
+    let mut part = |line: &mut Line| {
+        if core::mem::replace(&mut sep, true) {
+            line.push(b", ");
+        }
+    };
+    if let Some(id) = origin.container.get() {
+        part(line);
+        line.push(b"container ");
+        line.escaped(&id[..id.len().min(12)]);
+        if let Some(runtime) = origin.runtime {
+            let _ = write!(line, " ({})", runtime.name());
+        }
+    }
+    if let Some(host) = origin.host.get() {
+        part(line);
+        line.push(b"host ");
+        line.escaped(host);
+    }
+    if let Some(pod) = origin.pod.get() {
+        part(line);
+        line.push(b"pod ");
+        if let Some(ns) = origin.namespace.get() {
+            line.escaped(ns);
+            line.byte(b'/');
+        }
+        line.escaped(pod);
+    } else if let Some(ns) = origin.namespace.get() {
+        part(line);
+        line.push(b"namespace ");
+        line.escaped(ns);
+    }
+    let mut first_tag = true;
+    for (key, value) in origin.tags() {
+        if core::mem::replace(&mut first_tag, false) {
+            part(line);
+        } else {
+            line.byte(b' ');
+        }
+        line.escaped(key);
+        line.byte(b'=');
+        line.escaped(value);
+    }
+}
+
 impl Sink for TextSink<'_> {
     fn begin(&mut self, header: &DumpHeader) {
         let _ = write!(self.line, "faultdump: pid {} (", header.pid);
@@ -102,6 +153,10 @@ impl Sink for TextSink<'_> {
         self.line.push(b") at ");
         utc_timestamp(header.unix_time, &mut self.line);
         self.emit();
+        if header.origin.is_worth_a_line() {
+            write_origin(&mut self.line, header.origin);
+            self.emit();
+        }
     }
 
     fn note(&mut self, text: &[u8]) {
@@ -141,6 +196,11 @@ impl Sink for TextSink<'_> {
                 if let Some(cause) = &f.cause {
                     self.line.push(b"Cause: ");
                     write_cause(&mut self.line, cause, self.secure);
+                    self.emit();
+                }
+                if let Some(message) = f.abort_message {
+                    self.line.push(b"Abort message: ");
+                    self.line.escaped(message);
                     self.emit();
                 }
             }

@@ -73,11 +73,20 @@ fn environment() -> Environment<'static> {
                 b"_DWARF_BUDGET" => env.dwarf_budget = value,
                 b"_STATS" => env.stats = value,
                 b"_PYTHON" => env.python = value,
+                b"_TAGS" => env.tags = value,
                 b"_MINIDUMP" => env.minidump = value,
                 b"_MINIDUMP_MAX_SIZE" => env.minidump_max_size = value,
                 b"_MINIDUMP_MAX_FILES" => env.minidump_max_files = value,
                 b"_MINIDUMP_MIN_FREE" => env.minidump_min_free = value,
                 _ => {}
+            }
+        } else if let Some(rest) = bytes.strip_prefix(b"POD_N") {
+            // The downward API's names, kept for the dump's origin line: a
+            // prefix check per variable, nothing copied unless set.
+            if let Some(value) = rest.strip_prefix(b"AME=") {
+                env.pod_name = Some(value);
+            } else if let Some(value) = rest.strip_prefix(b"AMESPACE=") {
+                env.pod_namespace = Some(value);
             }
         }
         // SAFETY: still inside the array (its NULL end not yet reached).

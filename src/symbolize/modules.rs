@@ -306,6 +306,34 @@ impl Modules {
     }
 }
 
+/// The address of the data object `name` (`STT_OBJECT`, default version)
+/// in a library loaded at start, found through the libraries' dynamic
+/// symbol and hash tables as the loader finds it, but with fault-safe
+/// reads and no loader call: usable in a dump. The libraries' program
+/// headers are read from their read-only images, as the snapshot located
+/// them.
+pub fn find_object(memory: &Memory, name: &[u8]) -> Option<u64> {
+    let snapshot = crate::symbolize::snapshot::get()?;
+    snapshot
+        .modules
+        .iter()
+        .filter(|r| r.kind == ModuleKind::Library)
+        .find_map(|r| {
+            let phdrs = read_phdrs(memory, r.phdr, r.phnum)?;
+            let dynamic = phdrs.iter().find(|p| p.kind == PT_DYNAMIC)?;
+            let tables = DynamicTables::read(
+                &|a| memory.read_u64(a),
+                r.bias.wrapping_add(dynamic.vaddr),
+                dynamic.memsz,
+                r.bias,
+                &r.avma,
+            )?;
+            tables.lookup(name, object::elf::STT_OBJECT, r.bias, &|a, buf| {
+                memory.read(a, buf)
+            })
+        })
+}
+
 pub fn auxv(kind: libc::c_ulong) -> u64 {
     // SAFETY: getauxval reads the saved auxiliary vector; no lock, no allocation.
     unsafe { libc::getauxval(kind) }

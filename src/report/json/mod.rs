@@ -9,10 +9,12 @@
 //!
 //! Schema (version 1; addresses and offsets are hex strings, unknown values
 //! `null`):
-//! `{"faultdump":1, "pid", "exe", "time", "event"` (`fatal_signal`, `timeout`,
+//! `{"faultdump":1, "pid", "exe", "time", "origin"` (`{"container_id",
+//! "container_runtime", "host", "pod_namespace", "pod_name", "tags": {..}}`)`,
+//! "event"` (`fatal_signal`, `timeout`,
 //! `user_signal`, `api`)`, "signal"` (`{"number", "name", "code", "code_name",
 //! "address", "sender_pid", "sender_uid", "syscall"}` or `null`)`, "title",
-//! "cause", "timeout_seconds", "threads": [{"tid", "name", "current",
+//! "cause", "abort_message", "timeout_seconds", "threads": [{"tid", "name", "current",
 //! "frames": [{"index", "kind" (`native` or `python`), "ip", "function",
 //! "offset", "module", "module_offset", "file", "line", "inlined"}],
 //! "frames_not_shown", "answered", "no_answer"}],
@@ -205,6 +207,7 @@ impl<'w> JsonSink<'w> {
         self.close_lists();
         if !self.event_written {
             self.put(b",\"event\":null,\"signal\":null,\"title\":null,\"cause\":null");
+            self.put(b",\"abort_message\":null");
             self.put(b",\"timeout_seconds\":null");
         }
         if !self.threads_written {
@@ -236,6 +239,23 @@ impl Sink for JsonSink<'_> {
         let mut time = Line::new();
         utc_timestamp(header.unix_time, &mut time);
         self.key_string("time", Some(time.as_bytes()));
+        let o = header.origin;
+        self.put(b",\"origin\":{\"container_id\":");
+        opt_string(self.writer, o.container.get());
+        self.key_string("container_runtime", o.runtime.map(|r| r.name().as_bytes()));
+        self.key_string("host", o.host.get());
+        self.key_string("pod_namespace", o.namespace.get());
+        self.key_string("pod_name", o.pod.get());
+        self.put(b",\"tags\":{");
+        for (i, (key, value)) in o.tags().enumerate() {
+            if i > 0 {
+                self.put(b",");
+            }
+            string(self.writer, key);
+            self.put(b":");
+            string(self.writer, value);
+        }
+        self.put(b"}}");
     }
 
     fn note(&mut self, text: &[u8]) {
@@ -301,6 +321,7 @@ impl Sink for JsonSink<'_> {
                     }
                     None => self.put(b"null"),
                 }
+                self.key_string("abort_message", f.abort_message);
             }
             Event::UserSignal { signum } => {
                 self.signal_fields(*signum, crate::format::names::signal_abbrev(*signum));
@@ -313,7 +334,7 @@ impl Sink for JsonSink<'_> {
             Event::Timeout { .. } | Event::Api => {}
         }
         if !matches!(event, Event::Fatal(_)) {
-            self.put(b",\"title\":null,\"cause\":null");
+            self.put(b",\"title\":null,\"cause\":null,\"abort_message\":null");
         }
         self.key("timeout_seconds");
         match event {
@@ -491,6 +512,7 @@ impl JsonSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::origin::Origin;
     use crate::report::sink::{Cause, FatalEvent, MappingNote};
     use crate::sys;
     use serde_json::Value;
@@ -570,6 +592,7 @@ mod tests {
                     path: b"/srv/app",
                 }),
             }),
+            abort_message: None,
         }
     }
 
@@ -579,6 +602,7 @@ mod tests {
                 pid: 4242,
                 exe: b"/srv/app",
                 unix_time: 1_795_602_127,
+                origin: &Origin::unknown(b""),
             });
             s.note(b"faultdump: cannot open '/x': EACCES; writing to stderr");
             s.event(&Event::Fatal(fatal_event()));
@@ -697,6 +721,7 @@ mod tests {
             pid: 7,
             exe: b"/bin/x",
             unix_time: 0,
+            origin: &Origin::unknown(b""),
         };
         let timeout = one_object(&dump(false, |s| {
             s.begin(&header);
@@ -756,6 +781,7 @@ mod tests {
                 pid: 1,
                 exe: b"/srv/app",
                 unix_time: 0,
+                origin: &Origin::unknown(b""),
             });
             s.event(&Event::Api);
             for t in 0..100 {
@@ -830,6 +856,7 @@ mod tests {
                 pid: 1,
                 exe: b"/x",
                 unix_time: 0,
+                origin: &Origin::unknown(b""),
             });
             s.event(&Event::Api);
             for t in 0..100 {
@@ -862,6 +889,7 @@ mod tests {
                 pid: 1,
                 exe: b"/x",
                 unix_time: 0,
+                origin: &Origin::unknown(b""),
             });
             s.thread_begin(&ThreadHeader {
                 tid: 2,
@@ -887,6 +915,7 @@ mod tests {
                 pid: 1,
                 exe: b"/x",
                 unix_time: 0,
+                origin: &Origin::unknown(b""),
             });
             for _ in 0..40 {
                 s.note(&[b'n'; 400]);

@@ -35,6 +35,10 @@ pub struct Environment<'a> {
     pub dwarf_budget: Option<&'a [u8]>,
     pub stats: Option<&'a [u8]>,
     pub python: Option<&'a [u8]>,
+    pub tags: Option<&'a [u8]>,
+    /// Not ours, but the downward API's usual names.
+    pub pod_name: Option<&'a [u8]>,
+    pub pod_namespace: Option<&'a [u8]>,
     pub minidump: Option<&'a [u8]>,
     pub minidump_max_size: Option<&'a [u8]>,
     pub minidump_max_files: Option<&'a [u8]>,
@@ -107,6 +111,21 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
             Err(why) => warn("FAULTHANDLER_PYTHON", value, why),
         }
     }
+    if let Some(value) = env.tags {
+        let (kept, refused) = crate::report::origin::parse_tags(value);
+        if let Some(entry) = refused {
+            warn(
+                "FAULTHANDLER_TAGS",
+                entry,
+                "expected key=value (key of letters, digits, _ - .; value without , \" \\)",
+            );
+        }
+        config.tags = kept;
+    }
+    // Names of Kubernetes objects: at most 253 bytes.
+    let short = |v: &&[u8]| v.len() <= 253;
+    config.pod_name = env.pod_name.filter(short).unwrap_or_default().to_vec();
+    config.pod_namespace = env.pod_namespace.filter(short).unwrap_or_default().to_vec();
     if let Some(value) = env.format {
         match parse_format(value) {
             Ok(format) => config.format = format,
@@ -473,5 +492,26 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(parse(&env, PROC).config.minidump, None);
+    }
+
+    #[test]
+    fn tags_and_pod_variables() {
+        let parsed = parse(
+            &Environment {
+                tags: Some(b"service=api,bad tag=1,version=1.2"),
+                pod_name: Some(b"web-0"),
+                pod_namespace: Some(&[b'n'; 300]),
+                ..Default::default()
+            },
+            PROC,
+        );
+        assert_eq!(parsed.config.tags, b"service=api,version=1.2");
+        assert_eq!(parsed.config.pod_name, b"web-0");
+        // Longer than any Kubernetes name: not a namespace, left out.
+        assert!(parsed.config.pod_namespace.is_empty());
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        assert!(
+            parsed.warnings[0].starts_with("faultdump: ignoring FAULTHANDLER_TAGS='bad tag=1'")
+        );
     }
 }
