@@ -46,9 +46,9 @@ mod triggers;
 static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
 
 /// A panic in this library is a bug. It says so in one line written with
-/// no allocation (it may happen in the middle of a dump), then aborts:
-/// SIGABRT, which ends a dump through `fault_in_dump`, as panic=abort did
-/// with std.
+/// no allocation (it may happen in the middle of a dump), then ends the
+/// process by SIGABRT raised on the thread itself, a dump in progress as a
+/// fault inside it does (see `triggers::fatal::internal_error`).
 ///
 /// Only a debug build (`cargo build`) says where and why. In a release
 /// build nothing reads a panic's location or message, so the optimiser
@@ -77,11 +77,9 @@ fn on_internal_panic(info: &core::panic::PanicInfo) -> ! {
         line.push(b" (a debug build of faultdump says where)");
     }
     line.byte(b'\n');
-    // SAFETY: writing our own buffer to fd 2, then the C library's abort.
-    unsafe {
-        sys::raw::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len());
-        libc::abort()
-    }
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { sys::raw::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    triggers::fatal::internal_error()
 }
 
 /// The positive control of the signal-safety test: a build with this feature

@@ -75,6 +75,13 @@ pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
     }
 }
 
+/// Whether the calling thread is writing a dump (for the panic handler,
+/// which the unit tests do not build).
+#[cfg(not(test))]
+pub fn held_here() -> bool {
+    DUMPER.load(Ordering::Acquire) == sys::gettid()
+}
+
 pub fn release() {
     DUMPER.store(0, Ordering::Release);
 }

@@ -18,6 +18,8 @@ pub mod unwind;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use frames::Stacks;
+#[cfg(not(test))]
+pub use lock::held_here;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
 use crate::dump::threads::{Fate, Others};
@@ -329,6 +331,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     }
     let mut note = Line::new();
     if symbolizer.unopened_note(&modules, &mut note) {
+        sink.note(note.as_bytes());
+    }
+    note.clear();
+    if symbolizer.short_note(&mut note) {
         sink.note(note.as_bytes());
     }
 
