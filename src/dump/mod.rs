@@ -207,9 +207,26 @@ impl ExePath {
     }
 }
 
+/// One dump, in phases whose order matters:
+/// 1. the output and the header, first: something is said even if the
+///    rest fails;
+/// 2. the other threads are stopped ([`Others::stop`]) before anything is
+///    read of the process, so that the memory map and the memory read
+///    after it describe a process that holds still;
+/// 3. the memory map, then the event (its Cause line reads the map),
+///    flushed: a dump that dies from here on has said why the process did;
+/// 4. the modules and the means to walk and name (unwinder, symbols,
+///    Python, DWARF);
+/// 5. the current thread, flushed; then the others, which
+///    [`Others::print`] walks, then releases (in a dump the process
+///    survives) or keeps parked until the process dies (a fatal one),
+///    before looking up their names;
+/// 6. the trailer: notes, registers and modules of a fatal dump, the
+///    turn's and the dump's figures.
 fn write(config: &Config, trigger: &Trigger, options: Options) {
     #[cfg(feature = "selftest-unsafe-handler")]
     crate::selftest_unsafe_call(true);
+    // 1. Output and header.
     let exe = ExePath::read();
     let Some(target) = open_target(config, options, exe.base()) else {
         return;
@@ -222,6 +239,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let sink = format.sink();
     begin(sink, &exe, &target);
 
+    // 2. The other threads stopped.
+    let others = stop_others(config, trigger, options, deadline_ns);
+
+    // 3. Memory map and event.
     let maps = Maps::read();
     let maps_errno = sys::errno();
     let memory = Memory::new(maps);
@@ -229,50 +250,11 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // every read goes through the kernel, which fails cleanly on memory a
     // running thread unmapped since the maps were read.
     let unstopped_memory = Memory::new(None);
-    let event = match trigger {
-        Trigger::Fatal { info, regs, .. } => Event::Fatal(fatal_event(info, regs, memory.maps())),
-        Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
-        Trigger::Api { .. } => Event::Api,
-        Trigger::Timeout { period_ns } => Event::Timeout {
-            period_ns: *period_ns,
-        },
-    };
-    sink.event(&event);
-    if memory.maps().is_none() {
-        let mut note = Line::new();
-        note.push(b"faultdump: /proc/self/maps could not be read (");
-        note.push(names::errno_name(maps_errno).as_bytes());
-        note.push(b"): memory is read through the kernel, code outside modules is not named");
-        sink.note(note.as_bytes());
-    }
-    sink.flush();
+    write_event(sink, trigger, &memory, maps_errno);
 
-    // Stop the other threads first, so that the process holds still while
-    // it is described.
-    let others = options.all_threads.then(|| {
-        Others::stop(
-            &[sys::gettid(), options.hidden_tid],
-            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
-            config.deadline,
-            deadline_ns,
-            trigger.fate(),
-            options.signal_in_use,
-        )
-    });
-
+    // 4. Modules, unwinder, symbols, Python, DWARF.
     let modules = Modules::discover(&memory, exe.path());
-    if modules.rejected() > 0 {
-        let mut note = Line::new();
-        let _ = core::fmt::Write::write_fmt(
-            &mut note,
-            format_args!(
-                "faultdump: {} entries of the loader's list of objects failed validation \
-                 (ELF header, program headers, ranges) and were left out",
-                modules.rejected()
-            ),
-        );
-        sink.note(note.as_bytes());
-    }
+    note_rejected(sink, &modules);
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
@@ -310,25 +292,13 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         python: python.as_ref(),
     };
 
-    let current = match trigger {
-        Trigger::Fatal { regs, .. } | Trigger::UserSignal { regs, .. } => Some((regs, false)),
-        Trigger::Api { regs } => Some((regs, true)),
-        Trigger::Timeout { .. } => None,
-    };
-    if let Some((regs, skip_own)) = current {
-        let mut name = [0u8; 16];
-        sink.thread_begin(&ThreadHeader {
-            tid: sys::gettid(),
-            name: sys::thread_name(&mut name),
-            current: true,
-        });
-        stacks.print(sink, regs, skip_own);
-        sink.thread_end();
-        sink.flush();
-    }
+    // 5. The current thread, then the others.
+    print_current(sink, trigger, &mut stacks);
     if let Some(others) = others {
         others.print(&mut stacks, sink);
     }
+
+    // 6. Trailer.
     let mut note = Line::new();
     if symbolizer.unopened_note(&modules, &mut note) {
         sink.note(note.as_bytes());
@@ -337,7 +307,6 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     if symbolizer.short_note(&mut note) {
         sink.note(note.as_bytes());
     }
-
     if let Trigger::Fatal { regs, .. } = trigger {
         sink.registers(regs);
         for m in modules.list() {
@@ -363,6 +332,85 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         sink.note(note.as_bytes());
     }
     sink.end(sys::getpid());
+}
+
+/// Phase 2: the other threads, listed and signalled to stop (all threads
+/// unless the trigger asked for the current one only).
+fn stop_others(
+    config: &Config,
+    trigger: &Trigger,
+    options: Options,
+    deadline_ns: u64,
+) -> Option<Others> {
+    options.all_threads.then(|| {
+        Others::stop(
+            &[sys::gettid(), options.hidden_tid],
+            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
+            config.deadline,
+            deadline_ns,
+            trigger.fate(),
+            options.signal_in_use,
+        )
+    })
+}
+
+/// Phase 3: the event line (with its Cause), a note if the memory map
+/// could not be read, flushed.
+fn write_event(sink: &mut dyn Sink, trigger: &Trigger, memory: &Memory, maps_errno: i32) {
+    let event = match trigger {
+        Trigger::Fatal { info, regs, .. } => Event::Fatal(fatal_event(info, regs, memory.maps())),
+        Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
+        Trigger::Api { .. } => Event::Api,
+        Trigger::Timeout { period_ns } => Event::Timeout {
+            period_ns: *period_ns,
+        },
+    };
+    sink.event(&event);
+    if memory.maps().is_none() {
+        let mut note = Line::new();
+        note.push(b"faultdump: /proc/self/maps could not be read (");
+        note.push(names::errno_name(maps_errno).as_bytes());
+        note.push(b"): memory is read through the kernel, code outside modules is not named");
+        sink.note(note.as_bytes());
+    }
+    sink.flush();
+}
+
+/// Phase 4: a note if entries of the loader's list were left out.
+fn note_rejected(sink: &mut dyn Sink, modules: &Modules) {
+    if modules.rejected() > 0 {
+        let mut note = Line::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut note,
+            format_args!(
+                "faultdump: {} entries of the loader's list of objects failed validation \
+                 (ELF header, program headers, ranges) and were left out",
+                modules.rejected()
+            ),
+        );
+        sink.note(note.as_bytes());
+    }
+}
+
+/// Phase 5: the thread the trigger came from, if there is one (not for a
+/// timeout), flushed.
+fn print_current(sink: &mut dyn Sink, trigger: &Trigger, stacks: &mut Stacks) {
+    let current = match trigger {
+        Trigger::Fatal { regs, .. } | Trigger::UserSignal { regs, .. } => Some((regs, false)),
+        Trigger::Api { regs } => Some((regs, true)),
+        Trigger::Timeout { .. } => None,
+    };
+    if let Some((regs, skip_own)) = current {
+        let mut name = [0u8; 16];
+        sink.thread_begin(&ThreadHeader {
+            tid: sys::gettid(),
+            name: sys::thread_name(&mut name),
+            current: true,
+        });
+        stacks.print(sink, regs, skip_own);
+        sink.thread_end();
+        sink.flush();
+    }
 }
 
 /// The `Fatal error:` line's content and the `Cause:` analysis.
