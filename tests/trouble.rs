@@ -247,3 +247,35 @@ fn a_symbol_table_bigger_than_the_reserved_arena_gives_fewer_names() {
     dump.current()
         .assert_chain(&["big_crash", "big_outer", "main"]);
 }
+
+/// Issue 17, item 8: a vfork child crashes while a thread of its parent is
+/// in the middle of a dump (blocked writing to a full pipe until its
+/// deadline). The child shares the parent's memory: it must wait for that
+/// dump instead of taking the lock from a thread it cannot see and running
+/// its own dump on the same dump stack and arena (which then crashed the
+/// parent). The child dies of SIGSEGV after its dump; the parent goes on.
+#[test]
+fn a_vfork_child_waits_for_its_parents_dump() {
+    let prog = build_c(
+        "vfork_during_dump.c",
+        "vfork_during_dump",
+        &["-O0", "-g", "-pthread", "-ldl"],
+    );
+    let run = Runner::new(&prog)
+        .env("FAULTHANDLER_DEADLINE", "3")
+        .timeout(std::time::Duration::from_secs(30))
+        .run();
+    assert_eq!(
+        run.stdout, "child signal 11\nparent survived\n",
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    let dumps = run.dumps();
+    assert_eq!(dumps.len(), 1, "the child's dump only:\n{}", run.stderr);
+    assert!(dumps[0].complete, "{}", run.stderr);
+    assert_ne!(dumps[0].pid as u32, run.pid);
+    dumps[0]
+        .current()
+        .assert_chain(&["vfork_child_crash", "main"]);
+}
