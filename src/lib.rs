@@ -57,15 +57,19 @@
 //! 1. A handler in [`triggers`] enters through a checked entry
 //!    ([`sys::arch`]'s `signal_entry!`: a call that is not a real signal
 //!    frame is declined) and claims the dump lock ([`dump::claim`]: one dump
-//!    at a time per process, keyed by tid; a fault inside the dump ends the
-//!    process at once).
+//!    at a time per process, keyed by pid and tid, so that a `vfork` child
+//!    waits for its parent's dumper; a fault inside the dump, of any fatal
+//!    signal, the one being handled included, ends the process at once
+//!    with one line saying so).
 //! 2. [`dump::run`] moves to the 4 MiB dump stack ([`dump::stacks`]) and
 //!    starts the crash arena: every allocation of the dump (framehop,
 //!    gimli, demangling, `Vec`) is served from it, never from the host.
 //! 3. The output is opened ([`report::output`]) and the report is begun in
-//!    memory ([`report::output::buffer`]): header, event, Cause line.
+//!    memory ([`report::output::buffer`]) with its header.
 //! 4. The other threads are stopped with a real-time signal
-//!    ([`dump::threads`]). In a dump the process survives (timeout, user
+//!    ([`dump::threads`]), then the memory map is read and the event and
+//!    its Cause line written (the phases of `dump::write` say why in that
+//!    order). In a dump the process survives (timeout, user
 //!    signal, API, a fatal signal a handler installed before ours takes
 //!    next) a thread asleep in a system call is read from `/proc` instead
 //!    and left asleep, and the others are released before the symbols are
@@ -128,8 +132,8 @@
 //! The processes of a container share one stderr and crash together. Each
 //! dump is built whole in memory of its own ([`report::output::buffer`]) and
 //! written in as few `write(2)` calls as the output allows, while holding an
-//! exclusive `flock` on a description of the output of its own, or on a
-//! lock file named after it ([`report::output::turn`]). The wait is bounded
+//! exclusive `flock` on a description of the output of its own, or on one
+//! of 64 lock files chosen by it ([`report::output::turn`]). The wait is bounded
 //! by the dump's deadline.
 //!
 //! # The system calls a dump makes
@@ -140,7 +144,8 @@
 //! `pread64`, `close`, `fstat`, `newfstatat`, `fcntl`, `ioctl` (`TCGETS`),
 //! `getsockopt` (`SO_TYPE`), `flock`, `fchmod` (a lock file it creates),
 //! `readlinkat`, `getdents64`, `ppoll`, `write`, `sendto`, `writev`, `prctl`,
-//! `process_vm_readv`, `nanosleep`/`clock_nanosleep`, `sched_yield`;
+//! `process_vm_readv`, `kcmp` (`KCMP_VM`, only when another process holds
+//! the dump lock), `nanosleep`/`clock_nanosleep`, `sched_yield`;
 //! `clock_gettime` through the vDSO. It reads `/proc/self/maps`,
 //! `/proc/self/exe`, `/proc/self/task/*/{status,syscall,comm}` and
 //! `/proc/self/fd/N`, opens modules' files and their debug files read-only,
@@ -187,9 +192,9 @@ mod triggers;
 static ALLOCATOR: sys::arena::DumpAwareAllocator = sys::arena::DumpAwareAllocator;
 
 /// A panic in this library is a bug. It says so in one line written with
-/// no allocation (it may happen in the middle of a dump), then aborts:
-/// SIGABRT, which ends a dump through `fault_in_dump`, as panic=abort did
-/// with std.
+/// no allocation (it may happen in the middle of a dump), then ends the
+/// process by SIGABRT raised on the thread itself, a dump in progress as a
+/// fault inside it does (see `triggers::fatal::internal_error`).
 ///
 /// Only a debug build (`cargo build`) says where and why. In a release
 /// build nothing reads a panic's location or message, so the optimiser
@@ -218,11 +223,9 @@ fn on_internal_panic(info: &core::panic::PanicInfo) -> ! {
         line.push(b" (a debug build of faultdump says where)");
     }
     line.byte(b'\n');
-    // SAFETY: writing our own buffer to fd 2, then the C library's abort.
-    unsafe {
-        sys::raw::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len());
-        libc::abort()
-    }
+    // SAFETY: writing our own buffer to fd 2.
+    unsafe { sys::raw::write(2, line.as_bytes().as_ptr().cast(), line.as_bytes().len()) };
+    triggers::fatal::internal_error()
 }
 
 /// The positive control of the signal-safety test: a build with this feature

@@ -199,3 +199,83 @@ fn library_loaded_after_start_is_found() {
     assert!(dump.modules.iter().any(|m| m.contains(&lib)));
     assert_matches_gdb(current, &gdb(&["dlopen", &lib]), "plugin_inner", None);
 }
+
+/// Issue 17, item 5: out of address space, the dump has only the 16 MiB
+/// arena reserved at start-up, and the executable's symbol table does not
+/// fit in it (560,000 functions: 3.9 MiB of names, 13 MiB of index). The
+/// dump goes on with fewer names and says so; it used to end in "internal
+/// error" with no frame.
+#[test]
+fn a_symbol_table_bigger_than_the_reserved_arena_gives_fewer_names() {
+    // Many one-instruction functions, assembled (gcc would take minutes to
+    // compile as many C functions).
+    let asm = out_dir().join("big_symtab_functions.s");
+    if !asm.exists() {
+        let mut text = String::from(".text\n");
+        for i in 0..560_000 {
+            text.push_str(&format!(
+                ".type p{i:05x},@function\np{i:05x}: ret\n.size p{i:05x},1\n"
+            ));
+        }
+        text.push_str(".section .note.GNU-stack,\"\",@progbits\n");
+        let tmp = asm.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &asm).unwrap();
+    }
+    let prog = build_c(
+        "big_symtab.c",
+        "big_symtab",
+        &["-O0", "-g", asm.to_str().unwrap()],
+    );
+    let run = Runner::new(&prog).run();
+    run.assert_killed_by(libc::SIGSEGV);
+    assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+    let dump = assert_complete(&run);
+    let noted = |what: &str| dump.notes.iter().any(|n| n.contains(what));
+    assert!(
+        noted("the dump runs in the 16 MiB reserved at start-up"),
+        "not the reserved arena:\n{}",
+        run.stderr
+    );
+    assert!(
+        noted("not enough dump memory for the symbol tables"),
+        "{}",
+        run.stderr
+    );
+    // Every frame shown; the program's own functions are global, kept in
+    // place of the local ones.
+    dump.current()
+        .assert_chain(&["big_crash", "big_outer", "main"]);
+}
+
+/// Issue 17, item 8: a vfork child crashes while a thread of its parent is
+/// in the middle of a dump (blocked writing to a full pipe until its
+/// deadline). The child shares the parent's memory: it must wait for that
+/// dump instead of taking the lock from a thread it cannot see and running
+/// its own dump on the same dump stack and arena (which then crashed the
+/// parent). The child dies of SIGSEGV after its dump; the parent goes on.
+#[test]
+fn a_vfork_child_waits_for_its_parents_dump() {
+    let prog = build_c(
+        "vfork_during_dump.c",
+        "vfork_during_dump",
+        &["-O0", "-g", "-pthread", "-ldl"],
+    );
+    let run = Runner::new(&prog)
+        .env("FAULTHANDLER_DEADLINE", "3")
+        .timeout(std::time::Duration::from_secs(30))
+        .run();
+    assert_eq!(
+        run.stdout, "child signal 11\nparent survived\n",
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    let dumps = run.dumps();
+    assert_eq!(dumps.len(), 1, "the child's dump only:\n{}", run.stderr);
+    assert!(dumps[0].complete, "{}", run.stderr);
+    assert_ne!(dumps[0].pid as u32, run.pid);
+    dumps[0]
+        .current()
+        .assert_chain(&["vfork_child_crash", "main"]);
+}

@@ -3,7 +3,7 @@
 //! on the dumping thread's tid, so a handler can take it whatever the
 //! interrupted code held.
 
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use crate::settings::FATAL_SIGNALS;
 use crate::sys;
@@ -22,8 +22,25 @@ pub fn dump_mask() -> libc::sigset_t {
     set
 }
 
-/// Kernel tid of the thread writing a dump, 0 when none.
-static DUMPER: AtomicI32 = AtomicI32::new(0);
+/// The thread writing a dump, 0 when none: its process's pid in the high
+/// half, its kernel tid in the low half. The pid tells a thread of another
+/// process that shares this memory (a `vfork` parent or child, which must
+/// not be taken for dead) from one of the process this is a `fork` copy of
+/// (which never releases this copy of the lock).
+static DUMPER: AtomicU64 = AtomicU64::new(0);
+
+fn dumper(pid: i32, tid: i32) -> u64 {
+    u64::from(pid as u32) << 32 | u64::from(tid as u32)
+}
+
+/// Whether the dump lock's `owner` can still release it: a live thread of
+/// this process, or of a process sharing this memory. The owner of a lock
+/// copied by `fork` (a thread of the parent, or one that is gone) cannot.
+fn owner_alive(owner: u64, pid: i32) -> bool {
+    let (owner_pid, owner_tid) = ((owner >> 32) as i32, owner as u32 as i32);
+    let memory_shared = owner_pid == pid || sys::shares_memory_with(owner_pid);
+    memory_shared && sys::thread_exists(owner_pid, owner_tid)
+}
 /// The pid of the process whose fatal dump has started, 0 if none: that
 /// process is going down, later faults in its other threads wait for it
 /// and then die without a dump of their own. Keyed by process: a `vfork`
@@ -45,8 +62,8 @@ pub enum Claim {
 
 /// Takes the dump lock, waiting for another thread's dump up to `wait_ns`.
 pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
-    let me = sys::gettid();
     let pid = sys::getpid();
+    let me = dumper(pid, sys::gettid());
     let give_up = sys::monotonic_ns().saturating_add(wait_ns);
     loop {
         match DUMPER.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
@@ -64,15 +81,24 @@ pub fn claim(fatal_signal: Option<i32>, wait_ns: u64) -> Claim {
                 return Claim::Acquired;
             }
             Err(owner) if owner == me => return Claim::Reentered,
-            Err(owner) if !sys::thread_exists(owner) => {
+            Err(owner) if !owner_alive(owner, pid) => {
                 // A thread of the parent was dumping when this process was
                 // forked: in the child it does not exist to release the lock.
+                // (A `vfork` child waits instead: the parent's dumper is
+                // alive, and uses the arena and stacks the lock guards.)
                 let _ = DUMPER.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Acquire);
             }
             Err(_) if sys::monotonic_ns() >= give_up => return Claim::Declined,
             Err(_) => sys::sleep_ns(1_000_000),
         }
     }
+}
+
+/// Whether the calling thread is writing a dump (for the panic handler,
+/// which the unit tests do not build).
+#[cfg(not(test))]
+pub fn held_here() -> bool {
+    DUMPER.load(Ordering::Acquire) == dumper(sys::getpid(), sys::gettid())
 }
 
 pub fn release() {
@@ -85,5 +111,26 @@ pub fn fatal_signal_in_progress() -> i32 {
         FATAL_SIGNAL.load(Ordering::Acquire)
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_of_other_processes_are_alive_only_when_they_share_this_memory() {
+        let pid = sys::getpid();
+        assert!(owner_alive(dumper(pid, sys::gettid()), pid));
+        assert!(!owner_alive(dumper(pid, i32::MAX - 1), pid), "gone");
+        // The test runner's parent (cargo) is alive but does not share this
+        // memory: a lock it held would be a fork's stale copy.
+        // SAFETY: getppid cannot fail.
+        let parent = unsafe { libc::getppid() };
+        if sys::shares_memory_with(parent) {
+            println!("SKIPPED: kcmp(KCMP_VM) not permitted here");
+        } else {
+            assert!(!owner_alive(dumper(parent, parent), pid));
+        }
     }
 }

@@ -19,6 +19,8 @@ pub mod unwind;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use frames::Stacks;
+#[cfg(not(test))]
+pub use lock::held_here;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
 use crate::dump::threads::{Fate, Others, Walked};
@@ -220,9 +222,27 @@ impl ExePath {
     }
 }
 
+/// One dump, in phases whose order matters:
+/// 1. the output and the header, first: something is said even if the
+///    rest fails;
+/// 2. the other threads are stopped ([`Others::stop`]) before anything is
+///    read of the process, so that the memory map and the memory read
+///    after it describe a process that holds still;
+/// 3. the memory map, then the event (its Cause line reads the map),
+///    flushed: a dump that dies from here on has said why the process did;
+/// 4. the modules and the means to walk and name (unwinder, symbols,
+///    Python, DWARF);
+/// 5. the current thread, flushed; then the others, walked
+///    ([`Others::walk`]) while parked; the minidump, if one is asked for,
+///    from those same registers and still stacks ([`minidump`]); then the
+///    others printed ([`Walked::print`]), released first in a dump the
+///    process survives, kept parked until the process dies in a fatal one;
+/// 6. the trailer: notes, registers and modules of a fatal dump, the
+///    turn's and the dump's figures.
 fn write(config: &Config, trigger: &Trigger, options: Options) {
     #[cfg(feature = "selftest-unsafe-handler")]
     crate::selftest_unsafe_call(true);
+    // 1. Output and header.
     let exe = ExePath::read();
     let Some(target) = open_target(config, options, exe.base()) else {
         return;
@@ -236,6 +256,10 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let origin = origin(config);
     begin(sink, &origin, &exe, &target);
 
+    // 2. The other threads stopped.
+    let others = stop_others(config, trigger, options, deadline_ns);
+
+    // 3. Memory map and event.
     let maps = Maps::read();
     let maps_errno = sys::errno();
     let memory = Memory::new(maps);
@@ -244,33 +268,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // running thread unmapped since the maps were read.
     let unstopped_memory = Memory::new(None);
     let mut abort_buf = [0u8; 1024];
-    let event = match trigger {
-        Trigger::Fatal { info, regs, .. } => {
-            let mut fatal = fatal_event(info, regs, memory.maps());
-            if fatal.signum == libc::SIGABRT {
-                fatal.abort_message = abortmsg::read(&memory, &mut abort_buf);
-            }
-            Event::Fatal(fatal)
-        }
-        Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
-        Trigger::Api { .. } => Event::Api,
-        Trigger::Timeout { period_ns, .. } => Event::Timeout {
-            period_ns: *period_ns,
-        },
-    };
-    sink.event(&event);
-    let abort_message = match &event {
-        Event::Fatal(f) => f.abort_message,
-        _ => None,
-    };
-    if memory.maps().is_none() {
-        let mut note = Line::new();
-        note.push(b"faultdump: /proc/self/maps could not be read (");
-        note.push(names::errno_name(maps_errno).as_bytes());
-        note.push(b"): memory is read through the kernel, code outside modules is not named");
-        sink.note(note.as_bytes());
-    }
-    sink.flush();
+    let abort_message = write_event(sink, trigger, &memory, maps_errno, &mut abort_buf);
 
     // A minidump for a dump the process does not survive, never for a
     // privileged one (its memory is not its caller's to read).
@@ -282,32 +280,9 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             )
     });
 
-    // Stop the other threads first, so that the process holds still while
-    // it is described.
-    let others = options.all_threads.then(|| {
-        Others::stop(
-            &[sys::gettid(), options.hidden_tid],
-            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
-            config.deadline,
-            deadline_ns,
-            trigger.fate(),
-            options.signal_in_use,
-        )
-    });
-
+    // 4. Modules, unwinder, symbols, Python, DWARF.
     let modules = Modules::discover(&memory, exe.path());
-    if modules.rejected() > 0 {
-        let mut note = Line::new();
-        let _ = core::fmt::Write::write_fmt(
-            &mut note,
-            format_args!(
-                "faultdump: {} entries of the loader's list of objects failed validation \
-                 (ELF header, program headers, ranges) and were left out",
-                modules.rejected()
-            ),
-        );
-        sink.note(note.as_bytes());
-    }
+    note_rejected(sink, &modules);
     let unwinder = modules.unwinder();
     let mut cache = Box::new(NativeCache::new_in());
     let symbolizer = Symbolizer::new(&modules);
@@ -345,34 +320,17 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         python: python.as_ref(),
     };
 
-    let current = match trigger {
-        Trigger::Fatal { regs, .. } | Trigger::UserSignal { regs, .. } => Some((regs, false)),
-        Trigger::Api { regs } => Some((regs, true)),
-        Trigger::Timeout { .. } => None,
-    };
-    if let Some((regs, skip_own)) = current {
-        let mut name = [0u8; 16];
-        sink.thread_begin(&ThreadHeader {
-            tid: sys::gettid(),
-            name: sys::thread_name(&mut name),
-            current: true,
-        });
-        stacks.print(sink, regs, skip_own);
-        sink.thread_end();
-        sink.flush();
-    }
+    // 5. The current thread; the others walked, still parked; the
+    // minidump, written while their stacks hold still, from the same
+    // registers; then the others printed (and released, in a dump the
+    // process survives); the minidump's lines come after the threads.
+    print_current(sink, trigger, &mut stacks);
     let walked = others.map(|others| others.walk(&mut stacks));
-    // Written while the other threads are still parked: their stacks hold
-    // still. Its lines come after the threads.
-    let mut minidump_notes: Vec<Vec<u8>> = Vec::new();
-    if let Some(settings) = minidump {
-        let minidump_started_ns = sys::monotonic_ns();
-        let mut key = Line::new();
-        let exe_name = exe.base();
-        write_minidump(
+    let minidump_notes = match minidump {
+        Some(settings) => write_minidump(
             &minidump::Dump {
                 settings,
-                exe_name,
+                exe_name: exe.base(),
                 pid: sys::getpid(),
                 unix_time: sys::realtime_ns() / 1_000_000_000,
                 threads: &minidump_threads(trigger, walked.as_ref()),
@@ -383,34 +341,29 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
                     (b"faultdump.version", env!("CARGO_PKG_VERSION").as_bytes()),
                     abort_message,
                 ),
-                crash_key: crash_key(trigger, &modules, &mut key).as_bytes(),
+                crash_key: crash_key(trigger, &modules, &mut Line::new()).as_bytes(),
                 deadline_ns,
             },
-            &mut minidump_notes,
-        );
-        if config.stats {
-            let mut note = Line::new();
-            let _ = core::fmt::Write::write_fmt(
-                &mut note,
-                format_args!(
-                    "faultdump: minidump written in {:.3} ms",
-                    (sys::monotonic_ns() - minidump_started_ns) as f64 / 1e6
-                ),
-            );
-            minidump_notes.push(note.as_bytes().to_vec());
-        }
-    }
+            config.stats,
+        ),
+        None => Vec::new(),
+    };
     if let Some(walked) = walked {
         walked.print(&mut stacks, sink);
     }
     for note in &minidump_notes {
         sink.note(note);
     }
+
+    // 6. Trailer.
     let mut note = Line::new();
     if symbolizer.unopened_note(&modules, &mut note) {
         sink.note(note.as_bytes());
     }
-
+    note.clear();
+    if symbolizer.short_note(&mut note) {
+        sink.note(note.as_bytes());
+    }
     if let Trigger::Fatal { regs, .. } = trigger {
         sink.registers(regs);
         for m in modules.list() {
@@ -438,8 +391,24 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     sink.end(sys::getpid());
 }
 
-fn write_minidump(dump: &minidump::Dump, notes: &mut Vec<Vec<u8>>) {
+/// Writes the minidump; returns its lines for the text dump (what it
+/// wrote, or why not; with `stats`, its time).
+fn write_minidump(dump: &minidump::Dump, stats: bool) -> Vec<Vec<u8>> {
+    let started_ns = sys::monotonic_ns();
+    let mut notes: Vec<Vec<u8>> = Vec::new();
     minidump::write(dump, &mut |line| notes.push(line.to_vec()));
+    if stats {
+        let mut note = Line::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut note,
+            format_args!(
+                "faultdump: minidump written in {:.3} ms",
+                (sys::monotonic_ns() - started_ns) as f64 / 1e6
+            ),
+        );
+        notes.push(note.as_bytes().to_vec());
+    }
+    notes
 }
 
 /// What makes a fatal crash the same as another for the minidump's crash
@@ -563,6 +532,102 @@ fn minidump_images(modules: &Modules) -> Vec<minidump::Image<'_>> {
             }
         })
         .collect()
+}
+
+/// Phase 2: the other threads, listed and signalled to stop (all threads
+/// unless the trigger asked for the current one only).
+fn stop_others(
+    config: &Config,
+    trigger: &Trigger,
+    options: Options,
+    deadline_ns: u64,
+) -> Option<Others> {
+    options.all_threads.then(|| {
+        Others::stop(
+            &[sys::gettid(), options.hidden_tid],
+            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
+            config.deadline,
+            deadline_ns,
+            trigger.fate(),
+            options.signal_in_use,
+        )
+    })
+}
+
+/// Phase 3: the event line (with its Cause and, for SIGABRT, the C
+/// library's abort message, read into `abort_buf` and returned), a note if
+/// the memory map could not be read, flushed.
+fn write_event<'b>(
+    sink: &mut dyn Sink,
+    trigger: &Trigger,
+    memory: &Memory,
+    maps_errno: i32,
+    abort_buf: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    let abort_message = match trigger {
+        Trigger::Fatal { info, .. } if info.si_signo == libc::SIGABRT => {
+            abortmsg::read(memory, abort_buf)
+        }
+        _ => None,
+    };
+    let event = match trigger {
+        Trigger::Fatal { info, regs, .. } => Event::Fatal(FatalEvent {
+            abort_message,
+            ..fatal_event(info, regs, memory.maps())
+        }),
+        Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
+        Trigger::Api { .. } => Event::Api,
+        Trigger::Timeout { period_ns, .. } => Event::Timeout {
+            period_ns: *period_ns,
+        },
+    };
+    sink.event(&event);
+    if memory.maps().is_none() {
+        let mut note = Line::new();
+        note.push(b"faultdump: /proc/self/maps could not be read (");
+        note.push(names::errno_name(maps_errno).as_bytes());
+        note.push(b"): memory is read through the kernel, code outside modules is not named");
+        sink.note(note.as_bytes());
+    }
+    sink.flush();
+    abort_message
+}
+
+/// Phase 4: a note if entries of the loader's list were left out.
+fn note_rejected(sink: &mut dyn Sink, modules: &Modules) {
+    if modules.rejected() > 0 {
+        let mut note = Line::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut note,
+            format_args!(
+                "faultdump: {} entries of the loader's list of objects failed validation \
+                 (ELF header, program headers, ranges) and were left out",
+                modules.rejected()
+            ),
+        );
+        sink.note(note.as_bytes());
+    }
+}
+
+/// Phase 5: the thread the trigger came from, if there is one (not for a
+/// timeout), flushed.
+fn print_current(sink: &mut dyn Sink, trigger: &Trigger, stacks: &mut Stacks) {
+    let current = match trigger {
+        Trigger::Fatal { regs, .. } | Trigger::UserSignal { regs, .. } => Some((regs, false)),
+        Trigger::Api { regs } => Some((regs, true)),
+        Trigger::Timeout { .. } => None,
+    };
+    if let Some((regs, skip_own)) = current {
+        let mut name = [0u8; 16];
+        sink.thread_begin(&ThreadHeader {
+            tid: sys::gettid(),
+            name: sys::thread_name(&mut name),
+            current: true,
+        });
+        stacks.print(sink, regs, skip_own);
+        sink.thread_end();
+        sink.flush();
+    }
 }
 
 /// The `Fatal error:` line's content and the `Cause:` analysis.

@@ -123,14 +123,22 @@ fn free_altstack(base: usize) {
     }
 }
 
-/// Disables an alternate stack made by [`ensure_altstack`], if it is still
-/// the calling thread's, and keeps it for another thread or unmaps it.
+/// Gives back an alternate stack made by [`ensure_altstack`] at the end of
+/// its thread: kept for another thread or unmapped. If it is still the
+/// thread's alternate stack it is disabled first; if the thread replaced
+/// or disabled it, nothing uses it any more (the kernel refuses to change
+/// the alternate stack of a thread running on it). Only the one a handler
+/// still runs on stays mapped.
 pub fn release_altstack(base: usize) {
     // SAFETY: a null new stack only queries.
     let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: current is writable.
     unsafe { sys::raw::sigaltstack(core::ptr::null(), &mut current) };
-    if current.ss_sp as usize != base + guard() || current.ss_flags & libc::SS_ONSTACK != 0 {
+    if current.ss_sp as usize != base + guard() || current.ss_flags & libc::SS_DISABLE != 0 {
+        free_altstack(base);
+        return;
+    }
+    if current.ss_flags & libc::SS_ONSTACK != 0 {
         return;
     }
     let off = libc::stack_t {

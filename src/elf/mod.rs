@@ -157,6 +157,10 @@ pub fn gnu_hash_symbol_count(addr: u64, read_u32: impl Fn(u64) -> Option<u32>) -
 /// Marks a size computed for a symbol that had none, until it is bounded.
 const SIZELESS: u64 = 1 << 63;
 
+/// The ranks of local and of versioned symbols (see `SymbolIndex::new`):
+/// the ones given up first when not every symbol can be kept.
+const LOCAL_RANKS: u8 = 4;
+
 /// One function symbol in a [`SymbolIndex`].
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -172,6 +176,8 @@ pub struct SymbolIndex<'a> {
     entries: Vec<Entry>,
     strings: &'a [u8],
     kind: TableKind,
+    /// Not every function could be kept: no memory for more.
+    short: bool,
 }
 
 /// Where a symbol table comes from decides how far a name reaches.
@@ -201,7 +207,17 @@ impl<'a> SymbolIndex<'a> {
         kind: TableKind,
         section_end: impl Fn(u16) -> Option<u64>,
     ) -> SymbolIndex<'a> {
-        let mut entries = Vec::with_capacity(syms.len() / 2);
+        // Within half of what the dump's arena can spare (the other
+        // modules' tables need some too), allocated fallibly: when memory
+        // runs out the index keeps what it has, global functions in place
+        // of local ones (fewer names), and the dump goes on.
+        let max = crate::sys::arena::ARENA.spare() / 2 / core::mem::size_of::<Entry>();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut short = entries
+            .try_reserve_exact((syms.len() / 2).min(max))
+            .is_err();
+        // Where the search for a local function to give up starts.
+        let mut evict = 0;
         for sym in syms {
             let t = sym.st_type();
             let shndx = sym.st_shndx(LE);
@@ -228,7 +244,24 @@ impl<'a> SymbolIndex<'a> {
             let leading = text.iter().take_while(|&&b| b == b'_').count().min(3);
             // `memcpy@GLIBC_2.2.5`: an old version of an exported name.
             let versioned = text.contains(&b'@');
-            entries.push(Entry {
+            if !short && entries.len() == entries.capacity() {
+                let more = entries.len().max(64).min(max.saturating_sub(entries.len()));
+                short = more == 0 || entries.try_reserve_exact(more).is_err();
+            }
+            let slot = if !short {
+                entries.len()
+            } else if rank == 0 {
+                continue;
+            } else {
+                match entries[evict..].iter().position(|e| e.rank <= LOCAL_RANKS) {
+                    Some(i) => evict + i,
+                    None => {
+                        evict = entries.len();
+                        continue;
+                    }
+                }
+            };
+            let entry = Entry {
                 start: value,
                 // Sizeless (hand-written assembly): bounded below.
                 size: if size == 0 {
@@ -246,7 +279,13 @@ impl<'a> SymbolIndex<'a> {
                 } else {
                     1 + rank * 4 + (3 - leading as u8)
                 },
-            });
+            };
+            if slot == entries.len() {
+                entries.push(entry);
+            } else {
+                entries[slot] = entry;
+                evict = slot + 1;
+            }
         }
         entries.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.rank.cmp(&a.rank)));
         // A symbol without a size reaches at most to the next symbol.
@@ -263,7 +302,13 @@ impl<'a> SymbolIndex<'a> {
             entries,
             strings,
             kind,
+            short,
         }
+    }
+
+    /// Some functions were left out for want of memory.
+    pub fn is_short(&self) -> bool {
+        self.short
     }
 
     /// From a `.symtab`, which names static functions too.

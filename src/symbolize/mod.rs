@@ -5,8 +5,9 @@
 //!
 //! Runs inside a dump: no host malloc (allocations go to the crash arena),
 //! no lock, no stdio, no loader call; every read of the process's memory
-//! goes through [`crate::sys::memory::Memory`], so a damaged module list or
-//! image cannot fault the dump.
+//! goes through [`crate::sys::memory::Memory`], checked against the memory
+//! map, so a damaged module list or image is not followed into memory that
+//! is not there.
 
 pub mod debugfile;
 pub mod dwarf;

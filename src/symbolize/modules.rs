@@ -5,8 +5,9 @@
 //! wild write into the loader's list cannot hide libc from a dump. Objects
 //! loaded later are read from the loader's own `_r_debug.r_map` list
 //! ([`loader_list`]), which takes no lock (unlike `dl_iterate_phdr`),
-//! through [`Memory`] reads that cannot fault even if another thread is in
-//! `dlopen` or `dlclose` at that moment; each entry is validated before
+//! through [`Memory`] reads checked against the memory map (the other
+//! threads stopped, none in the middle of `dlopen` or `dlclose` unless it
+//! blocks the signal that stops it); each entry is validated before
 //! use and one that fails is left out (the dump says how many). Libraries
 //! loaded with `dlopen` after start are therefore included, and unloaded
 //! ones never are. For each module the program headers give the

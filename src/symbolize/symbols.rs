@@ -58,6 +58,8 @@ pub struct Symbolizer {
     /// Modules whose file could not be opened or mapped: how many, and the
     /// first one's index and errno.
     unreadable: Cell<(usize, usize, i32)>,
+    /// Modules whose symbol index left functions out for want of memory.
+    short: Cell<usize>,
 }
 
 impl Symbolizer {
@@ -65,6 +67,7 @@ impl Symbolizer {
         Symbolizer {
             states: modules.list().iter().map(|_| OnceCell::new()).collect(),
             unreadable: Cell::new((0, 0, 0)),
+            short: Cell::new(0),
         }
     }
 
@@ -79,8 +82,25 @@ impl Symbolizer {
                     (count + 1, first, first_errno)
                 });
             }
+            let short = loaded.index.as_ref().is_some_and(SymbolIndex::is_short)
+                || loaded.read.as_ref().is_some_and(|r| r.index.is_short());
+            self.short.set(self.short.get() + usize::from(short));
             Box::new(loaded)
         })
+    }
+
+    /// The line that says how many modules' functions were not all named
+    /// for want of dump memory.
+    pub fn short_note(&self, line: &mut Line) -> bool {
+        let count = self.short.get();
+        if count > 0 {
+            let _ = write!(
+                line,
+                "faultdump: not enough dump memory for the symbol tables of {count} module(s); \
+                 some of their functions are not named"
+            );
+        }
+        count > 0
     }
 
     /// The line that says which module files could not be read, and why.

@@ -70,7 +70,14 @@ pub fn read_table(fd: &Fd, build_id: Option<&[u8]>) -> Option<ReadTable> {
     if strings_len > MAX_STRINGS {
         return None;
     }
-    let mut strings = vec![0u8; strings_len as usize];
+    // Fallible: without the memory for the names the table is not read
+    // (the exported names from memory serve instead), the dump goes on.
+    if strings_len as usize > crate::sys::arena::ARENA.spare() {
+        return None;
+    }
+    let mut strings = Vec::new();
+    strings.try_reserve_exact(strings_len as usize).ok()?;
+    strings.resize(strings_len as usize, 0);
     if !fd.pread_exact(&mut strings, strtab.sh_offset.get(LE)) {
         return None;
     }

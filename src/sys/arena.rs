@@ -13,6 +13,11 @@
 //! Rules while dumping: `dealloc` of an arena block is a no-op (or gives the
 //! space back when it was the last block); a system block is leaked rather
 //! than freed; `realloc` of a system block moves it into the arena.
+//!
+//! An allocation the arena cannot serve makes Rust's infallible
+//! collections panic, which ends the dump ("the dump itself failed"). The
+//! big tables (symbol indexes, symbol strings) are therefore allocated
+//! fallibly and within [`Arena::spare`], and shrink (fewer names) instead.
 
 use super::hostalloc::System;
 use core::alloc::{GlobalAlloc, Layout};
@@ -27,6 +32,10 @@ const ARENA_SIZES: [usize; 4] = [1 << 30, 256 << 20, 64 << 20, 16 << 20];
 /// Above this much arena use, optional work (DWARF) stops so that the hard
 /// end of the arena is never reached.
 pub const SOFT_LIMIT: usize = 192 << 20;
+
+/// What a symbol index leaves free of the arena for everything else the
+/// dump allocates (the reserved 16 MiB arena is the one where it matters).
+const KEEP_FREE: usize = 4 << 20;
 
 pub struct Arena {
     /// `pthread_self()` of the thread the arena serves, 0 when none.
@@ -125,6 +134,18 @@ impl Arena {
     /// dump allocated must be gone (dropped or forgotten) by now.
     pub fn end(&self) {
         self.owner.store(0, Ordering::Release);
+    }
+
+    /// How many bytes a table the dump can do without (a symbol index) may
+    /// still take from the arena serving the caller, keeping [`KEEP_FREE`]
+    /// for the rest of the dump; unbounded for a caller the arena does not
+    /// serve (the system allocator's failures are its own).
+    pub fn spare(&self) -> usize {
+        if !self.serves_caller() {
+            return usize::MAX;
+        }
+        let left = self.size.load(Ordering::Relaxed) - self.next.load(Ordering::Relaxed);
+        left.saturating_sub(KEEP_FREE)
     }
 
     /// Bytes of arena in use by the current or last dump.

@@ -1,11 +1,16 @@
-//! The process's memory map and reads that cannot fault.
+//! The process's memory map, and reads checked against it.
 //!
 //! A dump reads memory it cannot trust: stacks that may be smashed, loader
 //! lists another thread may be changing, pointers out of registers. Every such
 //! read goes through [`Memory`], which checks the address against the
-//! mappings read from `/proc/self/maps` at the start of the dump, or, where
-//! that file cannot be read, asks the kernel to copy the bytes
+//! mappings read from `/proc/self/maps` once the other threads are stopped,
+//! or, where that file cannot be read, asks the kernel to copy the bytes
 //! (`process_vm_readv` on the own pid, which fails cleanly on a bad address).
+//! The check against the map cannot see everything that faults: pages of a
+//! file mapping past the end of the file, guard pages installed with
+//! `MADV_GUARD_INSTALL`, memory unmapped since by a thread that was not
+//! stopped. A read that faults there ends the dump through the fatal
+//! handler ("the dump itself failed", then the program's own death).
 //! Runs in the dump (arena memory); `parse_maps` is pure.
 
 use alloc::vec;
@@ -196,7 +201,9 @@ impl Maps {
     }
 }
 
-/// Reads of process memory that fail instead of faulting.
+/// Reads of process memory that fail, instead of faulting, on addresses
+/// outside the memory map (see the module documentation for the faults the
+/// map cannot see).
 pub struct Memory {
     maps: Option<Maps>,
     /// The last mapping a read hit, checked first (stack reads cluster).

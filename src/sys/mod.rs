@@ -61,9 +61,22 @@ pub fn tgkill(tid: i32, sig: i32) -> bool {
     unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }
 }
 
-/// Whether `tid` is a thread of this process (signal 0 is only checked).
-pub fn thread_exists(tid: i32) -> bool {
-    tgkill(tid, 0) || errno() != libc::ESRCH
+/// Whether `tid` is a thread of process `pid` (signal 0 is only checked).
+pub fn thread_exists(pid: i32, tid: i32) -> bool {
+    // SAFETY: tgkill only takes integers; signal 0 sends nothing.
+    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) == 0 || errno() != libc::ESRCH }
+}
+
+/// Whether process `pid` shares this process's memory (a `vfork` parent
+/// or child), by `kcmp(KCMP_VM)`. Where the kernel cannot say (no
+/// `kcmp`, not permitted), it is assumed to: the caller then leaves alone
+/// what that process may be using.
+pub fn shares_memory_with(pid: i32) -> bool {
+    const KCMP_VM: i32 = 1;
+    // SAFETY: kcmp only compares kernel objects of two processes.
+    let r = unsafe { libc::syscall(libc::SYS_kcmp, getpid(), pid, KCMP_VM, 0, 0) };
+    // 0: the same; 1, 2, 3: different (ordered or not); -1: unknown.
+    !(1..=3).contains(&r)
 }
 
 /// Nanoseconds on the monotonic clock (a vDSO call, no system call).

@@ -191,6 +191,29 @@ fn defer_until_dump_ends(sig: i32, uc: *mut libc::c_void) {
     sys::tgkill(sys::gettid(), sig);
 }
 
+/// The end of a panic of the library: in a dump, as a fault inside it
+/// ([`fault_in_dump`] with SIGABRT: the line saying so, then the death by
+/// the signal being dumped); elsewhere SIGABRT with its default action.
+/// Raised on the thread with `tgkill`, not by the C library's `abort()`,
+/// which before glibc 2.27 flushes stdio under its locks.
+#[cfg(not(test))]
+pub fn internal_error() -> ! {
+    if dump::held_here() {
+        fault_in_dump(libc::SIGABRT);
+    } else {
+        set_default(libc::SIGABRT);
+        sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[libc::SIGABRT]));
+        sys::tgkill(sys::gettid(), libc::SIGABRT);
+    }
+    // The signal acted on the way out of `tgkill`; should something (a
+    // tracer) have kept it from ending the process, end it anyway.
+    // SAFETY: exit_group has no preconditions and does not return.
+    unsafe { libc::syscall(libc::SYS_exit_group, 128 + libc::SIGABRT) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 fn set_default(sig: i32) {
     // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
     let dfl: libc::sigaction = unsafe { core::mem::zeroed() };

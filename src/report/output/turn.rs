@@ -18,8 +18,11 @@
 //!   whole dump can be written through it in one `write(2)` without ever
 //!   blocking past the deadline;
 //! - where that is not possible (sockets, no `/proc`, a pipe another user
-//!   created), a lock file named after the destination's device and inode,
-//!   `faultdump-DEV-INO.lock` in `/dev/shm` or else `/tmp`. A process that
+//!   created), a lock file chosen by the destination's device and inode
+//!   among [`LOCK_FILES`], `faultdump-NN.lock` in `/dev/shm` or else
+//!   `/tmp`: a bounded set, since every pipe is a new inode and a file per
+//!   inode would fill `/dev/shm` under a crash-looping service. Two outputs
+//!   that share a file only take turns they did not need. A process that
 //!   has a description of its own also takes the lock file, making it if
 //!   needed (after its own: one order for all), so that it waits for
 //!   processes of other users that could only take the file. It is opened read-only, never through a
@@ -56,6 +59,14 @@ const RETRY_NS: u64 = 2_000_000;
 const WRITE_RESERVE_NS: u64 = 500_000_000;
 /// Where lock files go, in order of preference.
 const LOCK_DIRS: [&[u8]; 2] = [b"/dev/shm", b"/tmp"];
+/// How many lock files there can be in a directory.
+const LOCK_FILES: u64 = 64;
+
+/// The lock file's number for the object `st` describes: the same in
+/// every process, and below [`LOCK_FILES`].
+fn lock_file_number(st: &libc::stat) -> u64 {
+    (st.st_dev ^ st.st_ino) % LOCK_FILES
+}
 
 /// How a buffered dump is written to its destination.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -239,15 +250,14 @@ fn dir_is_safe(st: &libc::stat) -> bool {
 /// module documentation for the rules), created if it is not there; -1 if
 /// there is none to be had.
 fn open_lock_file(st: &libc::stat) -> i32 {
-    let (mut dev, mut ino) = ([0u8; 16], [0u8; 16]);
-    let dev = hex(st.st_dev, &mut dev);
-    let ino = hex(st.st_ino, &mut ino);
+    let mut number = [0u8; 16];
+    let number = hex(lock_file_number(st), &mut number);
     for dir in LOCK_DIRS {
         let mut dir_buf = [0u8; 96];
         let mut buf = [0u8; 96];
         let (Some(dir_path), Some(path)) = (
             path_of(&[dir], &mut dir_buf),
-            path_of(&[dir, b"/faultdump-", dev, b"-", ino, b".lock"], &mut buf),
+            path_of(&[dir, b"/faultdump-", number, b".lock"], &mut buf),
         ) else {
             continue;
         };
