@@ -6,7 +6,7 @@
 # (separate debug files for the DWARF tests), dwz (supplementary debug
 # files), debuginfod and elfutils (a real debuginfod server and elfutils'
 # addr2line for faultdump-symbolize, tests/dwarf/debuginfod.rs), linux-perf
-# (tests/container.rs), CPython's test suites, and the language runtimes of
+# (tests/container.rs), busybox (tests/upload.rs), CPython's test suites, and the language runtimes of
 # tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
 # and python3 as above), and the minidump readers minidump-stackwalk and
 # dump_syms (cargo install). Installs only what is missing.
@@ -23,6 +23,9 @@ command -v eu-addr2line >/dev/null && command -v debuginfod-find >/dev/null || n
 # perf record --call-graph fp through the interposed pthread_create
 # (tests/container.rs).
 command -v perf >/dev/null || need+=(linux-perf)
+# BusyBox: the uploader under `busybox sh` with BusyBox's applets only, as
+# in Alpine (tests/upload.rs), and a slim image's shell (tests/dwarf).
+command -v busybox >/dev/null || need+=(busybox)
 # The language runtimes whose own crash reports tests/runtimes.rs compares.
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v ruby >/dev/null || need+=(ruby)
