@@ -203,6 +203,20 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let sink = format.sink();
     begin(sink, &exe, &target);
 
+    // Stop the other threads first, so that the process holds still while
+    // it is described: the maps are read after, once no stopped thread can
+    // map or unmap.
+    let others = options.all_threads.then(|| {
+        Others::stop(
+            &[sys::gettid(), options.hidden_tid],
+            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
+            config.deadline,
+            deadline_ns,
+            !matches!(trigger, Trigger::Fatal { .. }),
+            options.signal_in_use,
+        )
+    });
+
     let maps = Maps::read();
     let maps_errno = sys::errno();
     let memory = Memory::new(maps);
@@ -227,19 +241,6 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
         sink.note(note.as_bytes());
     }
     sink.flush();
-
-    // Stop the other threads first, so that the process holds still while
-    // it is described.
-    let others = options.all_threads.then(|| {
-        Others::stop(
-            &[sys::gettid(), options.hidden_tid],
-            config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
-            config.deadline,
-            deadline_ns,
-            !matches!(trigger, Trigger::Fatal { .. }),
-            options.signal_in_use,
-        )
-    });
 
     let modules = Modules::discover(&memory, exe.path());
     if modules.rejected() > 0 {
@@ -321,7 +322,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             sink.module(&ModuleLine {
                 bias: m.bias,
                 path: &m.path,
-                build_id: m.build_id,
+                build_id: m.build_id.as_deref(),
+                build_id_unreadable: m.build_id_unreadable,
             });
         }
     }

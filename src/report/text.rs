@@ -265,6 +265,7 @@ impl Sink for TextSink<'_> {
                 }
                 self.line.byte(b')');
             }
+            None if m.build_id_unreadable => self.line.push(b" (build-id not readable)"),
             None => self.line.push(b" (no build-id)"),
         }
         self.emit();

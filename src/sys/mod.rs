@@ -20,6 +20,7 @@ pub mod libpthread;
 pub mod memory;
 pub mod raw;
 pub mod realsig;
+pub mod recover;
 pub mod reserve;
 
 use core::ffi::CStr;
@@ -258,9 +259,11 @@ impl Mapping {
     /// next access refaults the same pages from the page cache; the second
     /// `mremap` grows the new mapping over the following file offsets (a
     /// file mapping may extend past what the loader mapped). `None` if
-    /// either call fails (then nothing is left mapped). Reading the result
-    /// past the file's end faults (`SIGBUS`): `file_len` must not exceed it
-    /// by a page or more.
+    /// either call fails (then nothing is left mapped). `file_len` is what
+    /// the file's header claims, not the file's size (no descriptor to ask
+    /// `fstat`): pages past the file's real end would fault (`SIGBUS`) when
+    /// read, so the mapping is cut back to the last page the kernel can
+    /// copy (`process_vm_readv` fails on such a page instead of faulting).
     ///
     /// # Safety
     ///
@@ -308,10 +311,39 @@ impl Mapping {
             return None;
         }
         core::mem::forget(mapping);
-        Some(Mapping {
+        let mut grown = Mapping {
             ptr: grown as *mut u8,
             len: file_len,
-        })
+        };
+        grown.cut_to_readable(len);
+        Some(grown)
+    }
+
+    /// Unmaps the pages past the last one the kernel can read, searching
+    /// from `known` bytes (readable) on: a file mapping's pages are
+    /// readable up to the file's end and fault after it.
+    fn cut_to_readable(&mut self, known: usize) {
+        let page = page_size();
+        let readable = |at: usize| {
+            let mut byte = [0u8; 1];
+            memory::kernel_copy(self.ptr as u64 + at as u64, &mut byte)
+        };
+        // Pages [0, lo) are readable; pages from hi on are not.
+        let (mut lo, mut hi) = (known.div_ceil(page), self.len.div_ceil(page));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if readable(mid * page) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let end = (lo * page).min(self.len);
+        if end < self.len {
+            // SAFETY: the tail of this mapping, which nothing refers to yet.
+            unsafe { raw::munmap(self.ptr.add(end).cast(), self.len - end) };
+            self.len = end;
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
