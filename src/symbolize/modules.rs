@@ -491,6 +491,41 @@ mod tests {
     use super::*;
     use crate::sys::memory::Maps;
 
+    /// A build-id that reads as zeros, or whose notes cannot be read, is
+    /// said to be unreadable, never given; notes without one are no
+    /// build-id.
+    #[test]
+    fn build_ids_read_zeroed_or_unreadable() {
+        let memory = Memory::new(Maps::read());
+        let note = |desc: [u8; 4], kind: u32| {
+            let mut n = Vec::new();
+            for word in [4u32, 4, kind] {
+                n.extend_from_slice(&word.to_le_bytes());
+            }
+            n.extend_from_slice(b"GNU\0");
+            n.extend_from_slice(&desc);
+            n
+        };
+        let phdr = |addr: u64, len: usize| ProgramHeader {
+            kind: elfparse::PT_NOTE,
+            flags: elfparse::PF_R,
+            offset: 0,
+            vaddr: addr,
+            filesz: len as u64,
+            memsz: len as u64,
+        };
+        let id = |n: &Vec<u8>| build_id(&memory, 0, &[phdr(n.as_ptr() as u64, n.len())]);
+        assert_eq!(id(&note([1, 2, 3, 4], 3)), (Some(vec![1, 2, 3, 4]), false));
+        assert_eq!(id(&note([0; 4], 3)), (None, true));
+        assert_eq!(
+            id(&note([1, 2, 3, 4], 1)),
+            (None, false),
+            "no build-id note"
+        );
+        assert_eq!(build_id(&memory, 0, &[phdr(8, 20)]), (None, true));
+        assert_eq!(build_id(&memory, 0, &[]), (None, false));
+    }
+
     #[test]
     fn discovers_this_process() {
         let memory = Memory::new(Maps::read());

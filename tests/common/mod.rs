@@ -10,6 +10,7 @@
 //! - `parse`: dumps parsed by FORMAT.md's fixed parts.
 //! - `gdb`: gdb's backtrace of the same run, the reference dumps are
 //!   compared with.
+//! - `mutate`: damaged copies of ELF files, from fixed seeds.
 //! - `elf`: what binutils says of a file (readelf, nm), and the names the C
 //!   library's debug information gives.
 //! - `release`: building the release libraries, and what their ELF headers
@@ -20,6 +21,7 @@ mod build;
 mod dirs;
 mod elf;
 mod gdb;
+pub mod mutate;
 mod parse;
 mod programs;
 mod release;
