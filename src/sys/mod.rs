@@ -56,6 +56,13 @@ pub fn gettid() -> i32 {
 pub use raw::getpid;
 
 /// Sends `sig` to one thread of this process.
+/// `kill` of the own process: the kernel gives the signal to one thread
+/// that does not block it.
+pub fn kill_own_process(sig: i32) -> bool {
+    // SAFETY: kill only takes integers.
+    unsafe { libc::syscall(libc::SYS_kill, getpid(), sig) == 0 }
+}
+
 pub fn tgkill(tid: i32, sig: i32) -> bool {
     // SAFETY: tgkill only takes integers.
     unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }
@@ -485,15 +492,18 @@ pub fn consume_pending(sig: i32) {
 /// Whether `sig` can be queued at all: under qemu-user the two highest
 /// real-time signals are qemu's own (`sigaction` accepts them, queueing
 /// fails with EINVAL). Probed on the calling thread with the signal
-/// blocked, then taken back.
+/// blocked, then taken back. A full queue (EAGAIN: `RLIMIT_SIGPENDING`,
+/// shared by every process of the user) does not count against the
+/// signal: it can still be sent without data (see `dump::threads::park`).
 pub fn can_queue(sig: i32) -> bool {
     let old = sigmask(libc::SIG_BLOCK, &sigset_of(&[sig]));
     let queued = tgsigqueue(gettid(), sig, 0);
+    let full = !queued && errno() == libc::EAGAIN;
     if queued {
         consume_pending(sig);
     }
     sigmask(libc::SIG_SETMASK, &old);
-    queued
+    queued || full
 }
 
 /// The current disposition of `sig`.

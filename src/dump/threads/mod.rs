@@ -194,6 +194,19 @@ impl Others {
                 Answer::Nothing(reason) => Err(reason),
             });
         }
+        if let Some(park) = self.park.as_ref().filter(|p| p.borrowed()) {
+            let mut note = Line::new();
+            note.push(b"faultdump: the program has a handler on every real-time signal: signal ");
+            note.dec(i64::from(park.signal()));
+            note.push(b" borrowed to stop the threads, the program's own passed on to its handler");
+            sink.note(note.as_bytes());
+        }
+        if self.park.as_ref().is_some_and(Park::blind) {
+            sink.note(
+                b"faultdump: the signal queue is full (RLIMIT_SIGPENDING): threads were \
+                  stopped one at a time with signals that carry no data",
+            );
+        }
         // Release the parked threads before the slow part (symbols).
         self.park = None;
         for (e, result) in self.entries.iter().zip(&walked) {
