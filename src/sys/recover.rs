@@ -182,3 +182,65 @@ pub unsafe fn copy(addr: u64, buf: &mut [u8]) -> bool {
     })
     .is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+        // SAFETY: the kernel's siginfo for this delivery.
+        recover(sig, unsafe { &*info });
+        // Not recovered: fail the child.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(9) };
+    }
+
+    /// In a child process (the recovery state is process-wide and the other
+    /// tests run in threads): a fault inside a recovery point returns from
+    /// it, nested points included, and the mask is the dump's again.
+    #[test]
+    fn a_fault_returns_from_the_recovery_point() {
+        // SAFETY: fork in a test; the child only runs the checks below and
+        // leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: a plain handler install in the child.
+            unsafe {
+                let mut sa: libc::sigaction = core::mem::zeroed();
+                sa.sa_sigaction = on_fault as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO;
+                libc::sigaction(libc::SIGSEGV, &sa, core::ptr::null_mut());
+                // Blocked, as in a SIGSEGV dump: `arm` unblocks it.
+                sys::sigmask(libc::SIG_BLOCK, &sys::sigset_of(&[libc::SIGSEGV]));
+            }
+            let armed = arm();
+            let bad = 0x10 as *const u8;
+            // SAFETY: the read faults, which is the point.
+            let read = || unsafe { core::ptr::read_volatile(bad) };
+            let outer = guarded(|| {
+                let inner = guarded(read);
+                let again = guarded(read);
+                (inner, again, 7)
+            });
+            let fault = Fault {
+                signal: libc::SIGSEGV,
+                addr: 0x10,
+            };
+            let ok = outer == Ok((Err(fault), Err(fault), 7)) && guarded(read) == Err(fault);
+            drop(armed);
+            let blocked = sys::sigmask(libc::SIG_BLOCK, &sys::sigset_of(&[]));
+            // SAFETY: _exit in the child.
+            unsafe {
+                libc::_exit(if ok && sys::sigismember(&blocked, libc::SIGSEGV) {
+                    0
+                } else {
+                    1
+                })
+            };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(status, 0, "child status {status:#x}");
+    }
+}

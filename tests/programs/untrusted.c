@@ -7,8 +7,12 @@
  *   trunc-bus  the frame pointer past EOF, then a read past EOF (SIGBUS:
  *              the dump's own fault is of the signal being handled)
  *   overflow   a thread recurses into a guard region below its stack
+ *   trunc-lib LIB  loads LIB (tests/programs/libcallback.c), whose
+ *              callback cuts LIB's file to its first page (pages past it
+ *              fault when read), then faults (SIGSEGV)
  * Exits 77 with a line on stdout when the kernel has no MADV_GUARD_INSTALL. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -121,6 +125,27 @@ static void overflow(void) {
   pthread_join(t, 0);
 }
 
+static const char *lib_path;
+
+__attribute__((noinline)) void cut_and_crash(void) {
+  if (truncate(lib_path, page) != 0) {
+    perror("truncate");
+    exit(2);
+  }
+  *(volatile int *)(lib_path[0] == 0 ? (void *)&page : 0) = 1;
+}
+
+static void trunc_lib(const char *path) {
+  lib_path = path;
+  void *lib = dlopen(path, RTLD_NOW);
+  void (*calls_back)(void (*)(void)) = lib ? dlsym(lib, "lib_calls_back") : 0;
+  if (!calls_back) {
+    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    exit(2);
+  }
+  calls_back(cut_and_crash);
+}
+
 int main(int argc, char **argv) {
   page = sysconf(_SC_PAGESIZE);
   const char *mode = argc > 1 ? argv[1] : "";
@@ -134,6 +159,8 @@ int main(int argc, char **argv) {
     fault_with_bad_frame(eof, (volatile long *)(eof + 128));
   } else if (!strcmp(mode, "overflow"))
     overflow();
+  else if (!strcmp(mode, "trunc-lib") && argc > 2)
+    trunc_lib(argv[2]);
   fprintf(stderr, "untrusted: mode %s did not crash\n", mode);
   return 3;
 }
