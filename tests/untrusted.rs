@@ -78,3 +78,39 @@ fn overflow_into_a_guard_region_is_a_stack_overflow() {
             .all(|n| *n == "recurse")
     );
 }
+
+/// A library cut short under the running program (its pages past the new
+/// end fault when read): the dump is whole, the frames through the library
+/// are there, and nothing about it is invented.
+#[test]
+fn library_cut_short_under_the_running_program() {
+    let built = build_c(
+        "libcallback.c",
+        "libcallback.so",
+        &["-O0", "-g", "-shared", "-fPIC"],
+    );
+    let dir = scratch_dir("untrusted-trunc-lib");
+    let lib = dir.join("libcallback.so");
+    std::fs::copy(&built, &lib).unwrap();
+    let run = Runner::new(untrusted()).arg("trunc-lib").arg(&lib).run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    let current = dump.current();
+    assert_eq!(current.names()[0], "cut_and_crash", "{}", run.stderr);
+    assert!(
+        current.frames[1].module.ends_with("/libcallback.so"),
+        "{}",
+        run.stderr
+    );
+    current.assert_chain(&["trunc_lib", "main"]);
+    let module = dump
+        .modules
+        .iter()
+        .find(|m| m.contains("/libcallback.so"))
+        .expect("the library among the modules");
+    let id = build_id(&built).unwrap();
+    assert!(
+        module.contains(&format!("(build-id {id})")) || module.contains("(build-id not readable)"),
+        "{module}"
+    );
+}
