@@ -2,7 +2,8 @@
 # Installs what the tests need beyond a new Debian 12 machine with Rust, gcc,
 # g++ and python3: gdb (the reference backtraces), libc6-dbg and python3-dbg
 # (separate debug files for the DWARF tests), dwz (supplementary debug
-# files), CPython's test suites, and the language runtimes of
+# files), debuginfod and elfutils (a real debuginfod server and elfutils'
+# addr2line for faultdump-symbolize, tests/dwarf/debuginfod.rs), CPython's test suites, and the language runtimes of
 # tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
 # and python3 as above). Installs only what is missing.
 set -euo pipefail
@@ -11,6 +12,8 @@ command -v gdb >/dev/null || need+=(gdb)
 [ -d /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 dpkg -s python3-dbg >/dev/null 2>&1 || need+=(python3-dbg)
 command -v dwz >/dev/null || need+=(dwz)
+command -v debuginfod >/dev/null || need+=(debuginfod)
+command -v eu-addr2line >/dev/null && command -v debuginfod-find >/dev/null || need+=(elfutils)
 [ -x /usr/bin/python3 ] || need+=(python3)
 # The language runtimes whose own crash reports tests/runtimes.rs compares.
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)

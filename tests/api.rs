@@ -137,3 +137,24 @@ fn every_function_of_the_c_api_through_dlsym_when_preloaded() {
     let run = Runner::new(&prog).without_library().arg(&file).run();
     assert_eq!(run.stdout, "missing faultdump_enable\n");
 }
+
+/// Issue 17, item 9: a registered signal chains to the handler found at
+/// registration; a one-shot (`SA_RESETHAND`) one runs once, and the next
+/// delivery meets the default action, as without faultdump.
+#[test]
+fn a_chained_one_shot_handler_runs_once_then_the_default_action() {
+    let prog = build_c("oneshot_chain.c", "oneshot_chain", &["-O0", "-g", "-ldl"]);
+    let run = Runner::new(&prog).run();
+    let without = Runner::new(&prog).without_library().run();
+    for r in [&run, &without] {
+        r.assert_killed_by(libc::SIGUSR2);
+    }
+    assert!(run.stdout.starts_with("registered: 0\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("after raise 1: calls 1\n"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(run.dumps().len(), 2, "{}", run.stderr);
+}

@@ -11,7 +11,8 @@ use crate::sys;
 /// Signals blocked while a dump is written: every asynchronous signal (so
 /// the program's own handlers do not run in the middle of the dump), but not
 /// the synchronous faults (a fault inside the dump must reach our handler at
-/// once). The signal that parks threads is blocked too: a thread waiting in
+/// once; the fatal handler also unblocks the one signal the kernel blocked
+/// for it). The signal that parks threads is blocked too: a thread waiting in
 /// a fatal handler is walked from /proc instead (see `park`).
 pub fn dump_mask() -> libc::sigset_t {
     let mut set = sys::sigset_full();

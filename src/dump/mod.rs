@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use frames::Stacks;
 pub use lock::{Claim, claim, dump_mask, fatal_signal_in_progress, release};
 
-use crate::dump::threads::Others;
+use crate::dump::threads::{Fate, Others};
 use crate::format::line::Line;
 use crate::format::names;
 use crate::report::cause;
@@ -44,6 +44,11 @@ pub enum Trigger<'a> {
     Fatal {
         info: &'a libc::siginfo_t,
         regs: Registers,
+        /// The signal's default action follows the dump: the process
+        /// dies, and nothing of the program may run again (the other
+        /// threads stay parked until the end). False when a handler of
+        /// the program's own runs next.
+        ends_process: bool,
     },
     UserSignal {
         signum: i32,
@@ -57,6 +62,18 @@ pub enum Trigger<'a> {
     Timeout {
         period_ns: u64,
     },
+}
+
+impl Trigger<'_> {
+    /// What becomes of the process after the dump.
+    fn fate(&self) -> Fate {
+        match self {
+            Trigger::Fatal {
+                ends_process: true, ..
+            } => Fate::Dies,
+            _ => Fate::GoesOn,
+        }
+    }
 }
 
 /// Where the dump goes and how much it shows.
@@ -101,7 +118,7 @@ fn write_without_memory(config: &Config, trigger: &Trigger, options: Options) {
     let mut format = FormatSink::new(config.format, &mut writer, true);
     let sink = format.sink();
     begin(sink, &exe, &target);
-    if let Trigger::Fatal { info, regs } = trigger {
+    if let Trigger::Fatal { info, regs, .. } = trigger {
         sink.event(&Event::Fatal(fatal_event(info, regs, None)));
     }
     sink.note(b"faultdump: no memory could be mapped for the dump; stacks not shown");
@@ -212,7 +229,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             config.max_threads - usize::from(!matches!(trigger, Trigger::Timeout { .. })),
             config.deadline,
             deadline_ns,
-            !matches!(trigger, Trigger::Fatal { .. }),
+            trigger.fate(),
             options.signal_in_use,
         )
     });
@@ -225,7 +242,7 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     // running thread unmapped since the maps were read.
     let unstopped_memory = Memory::new(None);
     let event = match trigger {
-        Trigger::Fatal { info, regs } => Event::Fatal(fatal_event(info, regs, memory.maps())),
+        Trigger::Fatal { info, regs, .. } => Event::Fatal(fatal_event(info, regs, memory.maps())),
         Trigger::UserSignal { signum, .. } => Event::UserSignal { signum: *signum },
         Trigger::Api { .. } => Event::Api,
         Trigger::Timeout { period_ns } => Event::Timeout {

@@ -17,6 +17,10 @@ pub struct TextSink<'w> {
     /// A blank line goes before the next thread, registers or modules.
     blank_before_next: bool,
     modules_started: bool,
+    /// Frames in a module's file that nothing named (`??`): a stripped
+    /// file without its debug file. The end of the dump says how to name
+    /// them afterwards.
+    unnamed: usize,
 }
 
 impl<'w> TextSink<'w> {
@@ -27,6 +31,7 @@ impl<'w> TextSink<'w> {
             secure,
             blank_before_next: false,
             modules_started: false,
+            unnamed: 0,
         }
     }
 
@@ -173,7 +178,12 @@ impl Sink for TextSink<'_> {
                     let _ = write!(self.line, "+0x{off:x}");
                 }
             }
-            None => self.line.push(b"??"),
+            None => {
+                self.line.push(b"??");
+                if f.module.is_some_and(|m| !m.starts_with(b"[")) {
+                    self.unnamed += 1;
+                }
+            }
         }
         if f.inlined {
             self.line.push(b" (inlined)");
@@ -272,6 +282,18 @@ impl Sink for TextSink<'_> {
     }
 
     fn end(&mut self, pid: i32) {
+        // Only where the module list gives the build-ids to look them up by
+        // (fatal dumps): one line, not a `??` per frame left unexplained.
+        if self.unnamed > 0 && self.modules_started {
+            let _ = write!(
+                self.line,
+                "faultdump: {} frames have no name (no symbols or debug information here): \
+                 name them afterwards with faultdump-symbolize, by the build-ids above \
+                 (DEBUGINFOD_URLS=URL to fetch the debug files from a debuginfod server)",
+                self.unnamed
+            );
+            self.emit();
+        }
         let _ = write!(self.line, "faultdump: end of dump, pid {pid}");
         self.emit();
         self.writer.flush();
@@ -289,6 +311,89 @@ impl Sink for TextSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::sink::ModuleLine;
+    use crate::sys;
+
+    /// Runs `produce` on a text sink writing into a memory file; the text.
+    fn dump(produce: impl FnOnce(&mut dyn Sink)) -> String {
+        // SAFETY: memfd_create with a valid name; the fd is ours.
+        let fd = unsafe { libc::memfd_create(c"text-test".as_ptr(), 0) };
+        assert!(fd >= 0);
+        {
+            let mut writer = Writer::new(fd, sys::monotonic_ns() + 5_000_000_000);
+            produce(&mut TextSink::new(&mut writer, false));
+        }
+        let mut buf = [0u8; 65536];
+        // SAFETY: buf is writable for its length; fd is our memfd.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(fd) };
+        String::from_utf8(buf[..n.max(0) as usize].to_vec()).unwrap()
+    }
+
+    fn frame(function: Option<&'static [u8]>, module: Option<&'static [u8]>) -> FrameLine<'static> {
+        FrameLine {
+            index: 0,
+            addr: 0x1000,
+            function,
+            offset: None,
+            inlined: false,
+            file: None,
+            line: None,
+            module,
+            module_offset: 0x10,
+        }
+    }
+
+    /// Frames of a module's file that nothing named: one line before the
+    /// last says how to name them, where the module list gives build-ids.
+    /// Code outside every file (`[anonymous]`, `[vdso]`) is not counted.
+    #[test]
+    fn unnamed_frames_end_with_how_to_name_them() {
+        let produce = |modules: bool| {
+            move |s: &mut dyn Sink| {
+                s.frame(&frame(None, Some(b"/srv/app")));
+                s.frame(&frame(Some(b"main"), Some(b"/srv/app")));
+                s.frame(&frame(None, None));
+                s.frame(&frame(None, Some(b"[vdso]")));
+                s.frame(&frame(None, Some(b"/lib/libc.so.6")));
+                if modules {
+                    s.module(&ModuleLine {
+                        bias: 0,
+                        path: b"/srv/app",
+                        build_id: Some(&[0xab, 0xcd]),
+                        build_id_unreadable: false,
+                    });
+                }
+                s.end(7);
+            }
+        };
+        let text = dump(produce(true));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[lines.len() - 2].starts_with("faultdump: 2 frames have no name "),
+            "{text}"
+        );
+        assert_eq!(lines[lines.len() - 1], "faultdump: end of dump, pid 7");
+        // Without the module list there is no build-id to go by.
+        assert!(!dump(produce(false)).contains("no name"));
+        // Every frame named: no line.
+        let named = dump(|s| {
+            s.frame(&frame(Some(b"main"), Some(b"/srv/app")));
+            s.module(&ModuleLine {
+                bias: 0,
+                path: b"/srv/app",
+                build_id: None,
+                build_id_unreadable: true,
+            });
+            s.end(7);
+        });
+        assert!(!named.contains("no name"), "{named}");
+        assert!(
+            named.contains("/srv/app (build-id not readable)"),
+            "{named}"
+        );
+    }
 
     #[test]
     fn timeouts_as_python_prints_them() {

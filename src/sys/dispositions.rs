@@ -370,6 +370,10 @@ pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action
         ours: new.handler == libc::SIG_DFL,
     };
     loop {
+        // Before the new action reaches the kernel: `visible` asks the
+        // kernel whether it reset a one-shot handler, which it can tell
+        // only while that handler's action is the kernel's.
+        let shown = visible(sig, &old);
         let next = publish(record);
         if let Err(now) = VIEW[i].compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
         {
@@ -383,8 +387,45 @@ pub fn exchange(sig: i32, new: impl FnOnce() -> Option<Action>) -> Option<Action
         }
         free_slot(word);
         sync(i, next, record);
-        return Some(visible(sig, &old));
+        return Some(shown);
     }
+}
+
+/// What the kernel does on delivering a one-shot (`SA_RESETHAND`) handler,
+/// done to the view of a signal faultdump handles and chains to: the
+/// handler becomes `SIG_DFL`, flags and mask stay. Only if the view still
+/// shows `handler` as a one-shot one: false if another delivery, or the
+/// program, changed it first (the delivery then meets what is there now).
+/// Async-signal-safe.
+pub fn fire_one_shot(sig: i32, handler: usize) -> bool {
+    let Some(i) = index(sig) else {
+        return false;
+    };
+    let Some((word, record)) = current(i) else {
+        return false;
+    };
+    if !record.ours || record.view.handler != handler || record.view.flags & libc::SA_RESETHAND == 0
+    {
+        return false;
+    }
+    let reset = Record {
+        view: Action {
+            handler: libc::SIG_DFL,
+            ..record.view
+        },
+        ours: true,
+    };
+    let next = publish(reset);
+    if VIEW[i]
+        .compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        free_slot(next);
+        return false;
+    }
+    free_slot(word);
+    // Faultdump's handler stays what the kernel runs: nothing to sync.
+    true
 }
 
 /// A record as the program sees it: with glibc's restorer where the

@@ -103,10 +103,15 @@ pub fn sleep_ns(ns: u64) {
     raw::nanosleep(&ts);
 }
 
-/// Opens a file read-only; `None` on failure.
+/// Opens a file read-only; `None` on failure. Without waiting: a FIFO
+/// planted where a module or debug file is looked for would otherwise
+/// block the open (and the dump, whose deadline only covers writing) until
+/// a writer comes. Regular files ignore `O_NONBLOCK`; what maps a file
+/// checks that it is one ([`Mapping::file`]).
 pub fn open_read(path: &CStr) -> Option<Fd> {
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
     // SAFETY: path is NUL-terminated.
-    let fd = unsafe { raw::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC, 0) };
+    let fd = unsafe { raw::open(path.as_ptr(), flags, 0) };
     (fd >= 0).then(|| Fd(fd))
 }
 

@@ -56,8 +56,29 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
             crate::selftest_unsafe_call(false);
             // SAFETY: the kernel passes a valid ucontext_t with SA_SIGINFO.
             let regs = unsafe { Registers::from_ucontext(uc) };
-            dump::run(config, Trigger::Fatal { info, regs }, fatal_options());
+            let ends_process = action_after(sig, info).sa_sigaction == libc::SIG_DFL;
+            let trigger = Trigger::Fatal {
+                info,
+                regs,
+                ends_process,
+            };
+            // The kernel blocked `sig` for this handler: a fault of the same
+            // signal inside the dump would then meet the default action
+            // (no output at all, and a core of our fault, not the
+            // program's). Unblocked, it reaches `fault_in_dump`. Blocked
+            // again before the signal acts once more below: that must
+            // happen when the handler returns, not inside it.
+            let entry_mask = sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[sig]));
+            dump::run(config, trigger, fatal_options());
             dump::release();
+            sys::sigmask(libc::SIG_SETMASK, &entry_mask);
+        }
+        Claim::Reentered if !is_forced(info) => {
+            // Sent to the dumping thread while it writes: not a fault of
+            // the dump. It waits, blocked, until the dump is over (as it
+            // did before `sig` was unblocked above).
+            defer_until_dump_ends(sig, uc);
+            return;
         }
         Claim::Reentered => {
             fault_in_dump(sig);
@@ -123,6 +144,19 @@ fn repeats_on_return(sig: i32, code: i32) -> bool {
         && !(sig == libc::SIGBUS && code == BUS_MCEERR_AO)
 }
 
+/// The disposition that acts on the signal after the dump: the one found
+/// before ours, with a forced signal's `SIG_IGN` made `SIG_DFL` (what the
+/// kernel does when it forces one). `SIG_DFL` ends the process: every
+/// fatal signal's default action does.
+fn action_after(sig: i32, info: &libc::siginfo_t) -> libc::sigaction {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
+    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
+        action.sa_sigaction = libc::SIG_DFL;
+    }
+    action
+}
+
 /// Restores the earlier disposition and lets the signal act again, as it
 /// would have without us: a forced signal whose disposition was SIG_IGN
 /// gets SIG_DFL (what the kernel does when it forces one), and a signal
@@ -131,11 +165,7 @@ fn repeats_on_return(sig: i32, code: i32) -> bool {
 /// `sigsuspend`, `pselect` or `ppoll` with a mask: the kernel restores the
 /// caller's mask on return).
 fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
-    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-    let mut action: libc::sigaction = previous(sig).unwrap_or(unsafe { core::mem::zeroed() });
-    if is_forced(info) && action.sa_sigaction == libc::SIG_IGN {
-        action.sa_sigaction = libc::SIG_DFL;
-    }
+    let action = action_after(sig, info);
     sys::sigaction_set(sig, &action);
     if repeats_on_return(sig, info.si_code) {
         return;
@@ -149,6 +179,22 @@ fn die_as_before(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
         );
     }
     // Pending until this handler returns and unblocks it.
+    sys::tgkill(sys::gettid(), sig);
+}
+
+/// Leaves a signal sent during our own dump pending and blocked in the
+/// dump's context, where the fatal handler's entry mask brings it back
+/// when the handler returns.
+fn defer_until_dump_ends(sig: i32, uc: *mut libc::c_void) {
+    if uc.is_null() {
+        return;
+    }
+    // SAFETY: uc is the ucontext_t the kernel passed to this handler; its
+    // mask is what the interrupted dump runs with on return.
+    sys::sigaddset(
+        unsafe { &mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask },
+        sig,
+    );
     sys::tgkill(sys::gettid(), sig);
 }
 

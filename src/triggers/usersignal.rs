@@ -5,7 +5,8 @@
 //! threads unless asked otherwise, that thread first as the current one)
 //! and the program carries on. With `chain`, the disposition found when the
 //! signal was registered then acts as well: a handler is called (with the
-//! same arguments, under its own mask), `SIG_IGN` does nothing, and
+//! same arguments, under its own mask; a one-shot one, `SA_RESETHAND`,
+//! once, after which the view is `SIG_DFL`), `SIG_IGN` does nothing, and
 //! `SIG_DFL` does what the default action does (for most signals, ending
 //! the process), as Python's `register(chain=True)` does.
 //!
@@ -143,7 +144,16 @@ fn chain(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     match previous.sa_sigaction {
         libc::SIG_IGN => {}
         libc::SIG_DFL => default_action(sig),
-        _ => sys::dispositions::call_handler(sig, &previous, info, uc),
+        handler => {
+            if previous.sa_flags & libc::SA_RESETHAND != 0
+                && !sys::dispositions::fire_one_shot(sig, handler)
+            {
+                // Another delivery fired it first, or the program changed
+                // the action: what is there now acts on this one.
+                return chain(sig, info, uc);
+            }
+            sys::dispositions::call_handler(sig, &previous, info, uc);
+        }
     }
 }
 

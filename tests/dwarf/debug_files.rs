@@ -108,3 +108,31 @@ fn dwz_supplementary_file_followed() {
     assert_eq!(frames[0].line, Some(10));
     assert_eq!(base_name(&frames[2].function), "crash_here");
 }
+
+/// Issue 17, item 9: a FIFO planted where `.gnu_debuglink` sends the dump
+/// (beside the program) is no debug file: opening it must not wait for a
+/// writer that never comes. The dump ends whole, named from `.symtab`.
+#[test]
+fn a_fifo_at_the_debuglink_path_does_not_block_the_dump() {
+    let dir = scratch_dir("debuglink-fifo");
+    let prog = dir.join("faults");
+    std::fs::copy(faults_o0(), &prog).unwrap();
+    let debug = dir.join("faults.dbg");
+    sh("objcopy", &["--only-keep-debug", s(&prog), s(&debug)]);
+    sh("strip", &["--strip-debug", s(&prog)]);
+    sh(
+        "objcopy",
+        &[&format!("--add-gnu-debuglink={}", s(&debug)), s(&prog)],
+    );
+    std::fs::remove_file(&debug).unwrap();
+    sh("mkfifo", &[s(&debug)]);
+    let run = Runner::new(&prog)
+        .arg("segv")
+        .timeout(std::time::Duration::from_secs(30))
+        .run();
+    assert!(!run.timed_out, "the dump blocked:\n{}", run.stderr);
+    run.assert_killed_by(libc::SIGSEGV);
+    assert_complete(&run)
+        .current()
+        .assert_chain(&chain_of("do_segv"));
+}

@@ -75,3 +75,43 @@ fn forked_child_that_crashes_dumps_with_its_own_pid() {
     dump.current()
         .assert_chain(&["thread_null_write", "child_crash", "run_fork", "main"]);
 }
+
+/// Issue 17, item 1: a worker crashes while the main thread waits in a
+/// call that any handler interrupts (EINTR whatever SA_RESTART says). The
+/// dump must not let the main thread return from it: the process dies of
+/// the worker's SIGSEGV after one whole dump showing the worker's frames
+/// and the main thread's wait.
+#[test]
+fn worker_crash_while_main_waits_dies_with_one_dump() {
+    let prog = build_c("main_waits.c", "main_waits", &["-O0", "-g", "-pthread"]);
+    let modes = ["sleep", "poll", "pause", "epoll", "sigsuspend"];
+    let runs: Vec<_> = modes
+        .iter()
+        .map(|&mode| {
+            let prog = prog.clone();
+            std::thread::spawn(move || {
+                Runner::new(&prog)
+                    .arg(mode)
+                    .timeout(Duration::from_secs(30))
+                    .run()
+            })
+        })
+        .collect();
+    for (mode, run) in modes.iter().zip(runs) {
+        let run = run.join().unwrap();
+        assert!(
+            !run.stderr.contains("main: "),
+            "{mode}: the main thread returned from its wait:\n{}",
+            run.stderr
+        );
+        run.assert_killed_by(libc::SIGSEGV);
+        let dump = assert_complete(&run);
+        let current = dump.current();
+        assert_ne!(current.tid as u32, run.pid, "{mode}");
+        current.assert_chain(&["worker_crash", "worker_main", "start_thread"]);
+        let main = dump
+            .thread(run.pid as i32)
+            .unwrap_or_else(|| panic!("{mode}: no main thread in\n{}", run.stderr));
+        assert!(main.position("main").is_some(), "{mode}:\n{}", run.stderr);
+    }
+}

@@ -3,7 +3,8 @@
  *   handler_view view        every disposition call of the C library on
  *                            SIGSEGV, SIGABRT, SIGUSR1 and SIGRTMAX, with
  *                            what each returns (compared with and without
- *                            the library: the output must be identical)
+ *                            the library: the output must be identical),
+ *                            one-shot (SA_RESETHAND) handlers after firing
  *   handler_view recover     installs a SIGSEGV handler (printing the old
  *                            one), recovers from 1000 faults with
  *                            siglongjmp, exits 0
@@ -90,6 +91,29 @@ static void view(void) {
     memset(&old, 0, sizeof old);
     printf("sigaction -> %d old %s\n", sigaction(s, &a, &old), name(old.sa_handler));
     show("sigaction dfl", s);
+  }
+  /* A one-shot handler that has run: the kernel reset it to SIG_DFL, and
+   * the old action of the next call says so (issue 17, item 6). */
+  for (int i = 0; i < 4; i++) {
+    int s = sigs[i];
+    struct sigaction a, old;
+    memset(&a, 0, sizeof a);
+    a.sa_handler = h;
+    a.sa_flags = SA_RESETHAND;
+    sigaction(s, &a, NULL);
+    raise(s);
+    memset(&old, 0, sizeof old);
+    a.sa_handler = h2;
+    a.sa_flags = 0;
+    int r = sigaction(s, &a, &old);
+    printf("one-shot fired, sigaction -> %d old %s flags %#x\n", r, name(old.sa_handler),
+           (unsigned)old.sa_flags);
+    a.sa_handler = h;
+    a.sa_flags = SA_RESETHAND;
+    sigaction(s, &a, NULL);
+    raise(s);
+    printf("one-shot fired, signal -> %s\n", name(signal(s, SIG_DFL)));
+    show("after one-shot", s);
   }
   int bad[] = {0, -1, 65, SIGKILL, SIGSTOP, 32, 33};
   for (int i = 0; i < 7; i++) {

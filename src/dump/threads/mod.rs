@@ -6,18 +6,25 @@
 //! 2. queues the park signal ([`crate::dump::threads::park`]) to every thread that can
 //!    take it, all at once, before the current thread is printed, so that
 //!    the process holds still while it is described; in a dump the process
-//!    survives (user signal, timeout, API), a thread asleep in a system
-//!    call is not signalled (the call would fail with EINTR) but walked
-//!    from where the kernel says it sleeps, and signalled only if it woke
-//!    up meanwhile;
+//!    survives (user signal, timeout, API, a fatal signal the program's own
+//!    handler takes next), a thread asleep in a system call is not
+//!    signalled (the call would fail with EINTR) but walked from where the
+//!    kernel says it sleeps, and signalled only if it woke up meanwhile;
 //! 3. waits for the answers under one deadline ([`PARK_WAIT`]);
 //! 4. walks each thread's stack: from the registers a parked thread
 //!    reported, or, for a thread that cannot answer but sits in a system
 //!    call (it blocks the signal, as `sigwait` servers do in every thread;
 //!    it is in uninterruptible sleep; it is stopped), from the stack and
 //!    instruction pointers the kernel gives in `/proc/self/task/TID/syscall`;
-//! 5. releases every parked thread, then prints the stacks; a thread that
-//!    gave nothing gets one line saying why.
+//! 5. in a dump the process survives, releases every parked thread, then
+//!    prints the stacks; a thread that gave nothing gets one line saying
+//!    why. In a dump that ends the process ([`Fate::Dies`]) every thread
+//!    that can take the signal is parked, asleep or not, and none is ever
+//!    released: nothing of the program runs again, and a call the signal
+//!    interrupted (`sleep`, `poll`, `pause`: EINTR whatever `SA_RESTART`
+//!    says) never returns to show it. Released, the program would run on
+//!    during the dump with failing calls, and could even exit 0 before
+//!    the signal's default action.
 
 pub mod park;
 pub mod tasks;
@@ -47,6 +54,17 @@ pub fn park_wait(deadline: Duration) -> Duration {
 /// `pthread_create`, `fork` and `abort`.
 const LATE_WINDOW: Duration = Duration::from_millis(20);
 
+/// What becomes of the process once the dump is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It goes on: no thread's system call may be interrupted, and the
+    /// parked threads are released before the symbols are looked up.
+    GoesOn,
+    /// The signal's default action ends it: the parked threads stay
+    /// parked until it does.
+    Dies,
+}
+
 struct Entry {
     tid: i32,
     /// Read before the signal was sent.
@@ -68,6 +86,7 @@ pub struct Others {
     /// Threads beyond the limit, not shown.
     omitted: usize,
     park: Option<Park>,
+    fate: Fate,
     wait_until_ns: u64,
     wait: Duration,
 }
@@ -93,15 +112,15 @@ enum Reason {
 
 impl Others {
     /// Lists the threads other than `exclude`, at most `limit`, and queues
-    /// the park signal to those that can take it. With `survives` (a dump
-    /// after which the process goes on), threads asleep in a system call
-    /// are left alone and walked from `/proc` instead.
+    /// the park signal to those that can take it. When the process goes on
+    /// after the dump, threads asleep in a system call are left alone and
+    /// walked from `/proc` instead.
     pub fn stop(
         exclude: &[i32],
         limit: usize,
         deadline: Duration,
         dump_deadline_ns: u64,
-        survives: bool,
+        fate: Fate,
         signal_in_use: fn(i32) -> bool,
     ) -> Others {
         let mut tids = tasks::list();
@@ -126,15 +145,20 @@ impl Others {
         let park = sig.map(|sig| {
             let tids: Vec<i32> = entries.iter().map(|e| e.tid).collect();
             // A parked thread waits for the whole dump, and a second
-            // longer if the dump never releases it.
-            Park::new(sig, &tids, dump_deadline_ns.saturating_add(1_000_000_000))
+            // longer if the dump never releases it; until the end when
+            // the process dies.
+            let until_ns = match fate {
+                Fate::GoesOn => dump_deadline_ns.saturating_add(1_000_000_000),
+                Fate::Dies => u64::MAX,
+            };
+            Park::new(sig, &tids, until_ns)
         });
         if let (Some(park), Some(sig)) = (&park, sig) {
             for (i, e) in entries.iter_mut().enumerate() {
                 let stopped = e.status.is_some_and(|s| matches!(s.state, b'T' | b't'));
                 let deaf = e.status.is_some_and(|s| s.blocks(sig));
                 let sleeping = e.status.is_some_and(|s| matches!(s.state, b'S' | b'D'));
-                if survives && sleeping && !stopped && !deaf {
+                if fate == Fate::GoesOn && sleeping && !stopped && !deaf {
                     e.asleep =
                         tasks::syscall(e.tid).filter(|c| matches!(c, Syscall::InCall { .. }));
                 }
@@ -155,13 +179,15 @@ impl Others {
             entries,
             omitted,
             park,
+            fate,
             wait_until_ns,
             wait,
         }
     }
 
     /// Walks the sleeping threads, waits for the answers, walks every
-    /// other stack, releases the parked threads, then prints.
+    /// other stack, releases the parked threads (unless the process dies),
+    /// then prints.
     pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
         let mut walked: Vec<Option<Result<Collected, Reason>>> =
             (0..self.entries.len()).map(|_| None).collect();
@@ -207,8 +233,14 @@ impl Others {
                   stopped one at a time with signals that carry no data",
             );
         }
-        // Release the parked threads before the slow part (symbols).
-        self.park = None;
+        match self.fate {
+            // Release the parked threads before the slow part (symbols).
+            Fate::GoesOn => self.park = None,
+            // Never released: the table stays published (its arena memory
+            // is not reused, no dump follows a fatal one) and the threads
+            // wait until the process ends.
+            Fate::Dies => core::mem::forget(self.park.take()),
+        }
         for (e, result) in self.entries.iter().zip(&walked) {
             let Some(result) = result else { continue };
             if sink.stopped() {
