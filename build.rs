@@ -1,4 +1,5 @@
-//! Link settings for the preloaded library (see README, "Design"):
+//! Link settings for the preloaded library (the crate's documentation,
+//! src/lib.rs, has the map; every process pays for what is here at load):
 //! - `-z now`: every symbol is bound at load time, so no lazy PLT resolution
 //!   (which takes the loader lock and may allocate) ever runs in a handler;
 //! - `--as-needed`: libraries the standard library asks for but nothing uses
@@ -28,10 +29,20 @@
 //!     slots (`src/sys/dispositions.rs`), so that the small statics
 //!     start-up writes are not pushed 10 KiB away from the data page.
 //!
-//! (`--no-rosegment`, one `PT_LOAD` less, was tried: no time gained within
-//! the noise, and 12 more resident pages, since the code's first 64 KiB
-//! window is then no longer cut short by the start of its mapping; and it
-//! makes read-only data executable.)
+//! Tried and not kept (measured with scripts/bench-startup.sh):
+//! - `--no-rosegment`, one `PT_LOAD` less: no time gained within the noise,
+//!   and 12 more resident pages, since the code's first 64 KiB window is then
+//!   no longer cut short by the start of its mapping; and it makes read-only
+//!   data executable;
+//! - starting `.data` and `.init_array` on page boundaries (4096-aligned
+//!   empty statics) so that the loader writes the fewest pages: the segments
+//!   then have holes between them, and glibc's loader makes the middle of the
+//!   library `PROT_NONE` first, a `mprotect` and a mapping split that cost
+//!   what the saved page faults gained (lld's `-z
+//!   separate-loadable-segments` would align without holes, but zig's
+//!   linker, which makes the glibc release builds, refuses it);
+//! - `-z pack-relative-relocs` (`DT_RELR`) needs glibc 2.36; the release
+//!   builds load under 2.17.
 //!
 //! Each argument is passed on its own: zig's `cc` takes `-l` only as an
 //! argument of its own, not inside `-Wl,`.

@@ -1,4 +1,5 @@
-# Sourced by the scripts/bench-*.sh benchmarks. Sets up what every benchmark
+# Sourced by the scripts/bench-*.sh benchmarks (usage: scripts/bench-NAME.sh;
+# -h or --help shows a benchmark's own header). Sets up what every benchmark
 # needs and measures against: the floor, an empty preloaded library (a C
 # file with one empty constructor) built here and measured in the same run.
 #
@@ -15,6 +16,20 @@
 #                  scheduling. Default 1 as root, else 0. (Real-time priority
 #                  is bounded by the kernel's RT throttling, 95% by default.)
 set -euo pipefail
+
+# -h / --help of every benchmark (each sources this file first): its own
+# header, which says what it measures and how it is run, then the
+# environment above.
+case "${1:-}" in
+  -h | --help)
+    awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+    if [ "$0" != "${BASH_SOURCE[0]}" ]; then
+      echo
+      awk '/^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}" | sed -n '/^Environment:/,$p'
+    fi
+    exit 0
+    ;;
+esac
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SRC=$BENCH_ROOT/scripts/bench

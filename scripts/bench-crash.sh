@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-crash.sh
+#
 # Fatal dumps, against the empty preload (both die of SIGSEGV; the dump goes
 # to /dev/null; the figure is the extra wall time from start to death):
 #  - a C program that recurses through 50 named frames, then faults: < 2 ms;

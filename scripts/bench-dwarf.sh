@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-dwarf.sh
+#
 # Dumps with source file, line and inlined frames from DWARF, against the
 # empty preload (extra wall time from start to death; dump to /dev/null):
 #  - a small C program built with -O2 -g, faulting inside inlined functions:
@@ -76,7 +78,7 @@ else
   skip "DWARF dump, CPython (Debian python3-dbg)" "< 25 ms" "python3-dbg not installed (scripts/install-test-deps.sh)"
 fi
 
-if dpkg -s libc6-dbg >/dev/null 2>&1; then
+if dpkg -s "libc6-dbg:$(dpkg --print-architecture)" >/dev/null 2>&1; then
   $CC -O2 -o "$BENCH_TMP/double_free" "$BENCH_SRC/double_free.c"
   dwarf_case double_free "DWARF dump, abort inside libc (libc6-dbg)" 20 6 \
     ' in (__GI_)?abort\+0x[0-9a-f]+ at .*abort\.c:[0-9]+' 300 "$BENCH_TMP/double_free"

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-python.sh
+#
 # Python frames: the cost of reading and placing them, on a CPython process
 # of 11 threads (10 workers and the main thread), each 50 Python calls deep,
 # whose main thread crashes. The same crash is dumped with Python frames

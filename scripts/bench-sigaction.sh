@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-sigaction.sh
+#
 # The interposed sigaction, against the empty preload: one million calls,
 # each installing a handler or SIG_DFL in turn and reading back the old
 # action, at most 1.1x:

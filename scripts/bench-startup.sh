@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-startup.sh
+#
 # Start-up cost of the preloaded library, against the empty preload:
 #  - /bin/true: at most 1.06x;
 #  - a program linked against 200 shared libraries: at most 1.03x;

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-storm.sh
+#
 # Crash storms (README "Crash storms"): 32 processes of 7 threads fault at the
 # same instant with their stderr on one pipe (tests/programs/storm.c, released
 # together by the end of their shared stdin). The figure is the wall time

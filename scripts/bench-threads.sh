@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench-threads.sh
+#
 # Threads, against the empty preload:
 #  - a fatal dump with 100 live idle threads (all threads dumped): < 100 ms
 #    more than the empty preload's run;

@@ -4,8 +4,12 @@
 # empty preload and prints a summary table (markdown) with PASS/FAIL per
 # target. Takes the library through FAULTDUMP_LIB (default
 # target/release/libfaultdump.so) and BENCH_SCALE (run counts, default 1).
-# Exits 1 if a target was missed. Usage: scripts/bench.sh [startup crash threads dwarf python storm sigaction]
+# Exits 1 if a target was missed.
+#
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench.sh [startup|crash|threads|dwarf|python|storm|sigaction]...
+#        (none: all of them; scripts/bench-NAME.sh --help says what each measures)
 set -euo pipefail
+case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 
 results=$(mktemp "${TMPDIR:-/tmp}/faultdump-bench-results.XXXXXX")

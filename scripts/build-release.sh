@@ -67,6 +67,7 @@
 # build in target/release/ is never invalidated. The Rust targets other
 # than the host's come from rustup (`rustup target add`).
 set -euo pipefail
+case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 root=$PWD
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/fetch-old-glibc.sh [amd64|arm64]
+#
 # Unpacks an older glibc (Debian 11's 2.31, the level of Ubuntu 20.04 and
 # RHEL 8's era, with libpthread and libdl still separate libraries) into
 # target/old-glibc/root, for tests/ship/portable.rs to run the portable build
@@ -13,6 +15,7 @@
 # Exit status 77: the old glibc could not be had (Debian no longer serves
 # that release, or no network); the caller decides what that means.
 set -euo pipefail
+case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 arch=${1:-amd64}
 case $arch in

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/install-port-deps.sh (as root)
+#
 # Installs what the port tests (tests/ports.rs) and scripts/build-release.sh
 # need for the arm64 and musl libraries, beyond scripts/install-test-deps.sh:
 # Debian's arm64 cross gcc, qemu-user (runs arm64 programs on x86_64),
@@ -11,6 +13,7 @@
 # `install-port-deps: no Rust target <t>: <why>` and the port tests then
 # print `SKIPPED: <t>: <why>`. Anything else missing is an error.
 set -euo pipefail
+case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 export DEBIAN_FRONTEND=noninteractive
 apt_need=()
 command -v aarch64-linux-gnu-gcc >/dev/null || apt_need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)

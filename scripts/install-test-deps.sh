@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: scripts/install-test-deps.sh (as root)
+#
 # Installs what the tests need beyond a new Debian 12 machine with Rust, gcc,
 # g++ and python3: gdb (the reference backtraces), libc6-dbg and python3-dbg
 # (separate debug files for the DWARF tests), dwz (supplementary debug
@@ -7,9 +9,10 @@
 # tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
 # and python3 as above). Installs only what is missing.
 set -euo pipefail
+case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 need=()
 command -v gdb >/dev/null || need+=(gdb)
-[ -d /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
+[ -d /usr/lib/debug/.build-id ] && dpkg -s "libc6-dbg:$(dpkg --print-architecture)" >/dev/null 2>&1 || need+=(libc6-dbg)
 dpkg -s python3-dbg >/dev/null 2>&1 || need+=(python3-dbg)
 command -v dwz >/dev/null || need+=(dwz)
 command -v debuginfod >/dev/null || need+=(debuginfod)

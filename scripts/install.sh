@@ -38,7 +38,8 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+  [ "${1:-2}" = 0 ] || exec >&2 # asked for: stdout; a wrong call: stderr
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
   exit "${1:-2}"
 }
 

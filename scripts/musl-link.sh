@@ -1,4 +1,6 @@
 #!/bin/sh
+# Usage: scripts/musl-link.sh LINKER-ARGUMENTS... (run by cargo as the linker)
+#
 # The linker of the musl builds (scripts/build-release.sh, tests/ports.rs):
 # Debian's musl-gcc for x86_64, or the arm64 cross gcc with musl's specs
 # (musl-dev:arm64) for aarch64, chosen by the name this script is run by
@@ -9,6 +11,7 @@
 # libc.so). --no-undefined makes a function musl lacks a link error, not a
 # library the loader rejects. The result needs libc.so only.
 set -eu
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 . "$(dirname "$0")/link-drop-libs.sh"
 case $(basename "$0") in
   musl-link-aarch64.sh)

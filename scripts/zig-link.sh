@@ -1,4 +1,7 @@
 #!/bin/sh
+# Usage: FAULTDUMP_GLIBC=2.17 FAULTDUMP_LIBC_STUB=FILE [FAULTDUMP_ZIG_ARCH=ARCH] scripts/zig-link.sh LINKER-ARGUMENTS...
+#        (run by cargo-zigbuild as the linker, from scripts/build-release.sh)
+#
 # The linker of the portable glibc builds (scripts/build-release.sh): zig's cc
 # for ${FAULTDUMP_ZIG_ARCH:-x86_64} and
 # glibc $FAULTDUMP_GLIBC, as cargo-zigbuild runs it, with the C library's
@@ -15,6 +18,7 @@
 # catches that.
 # -lgcc_s: the library has no unwinder (the _Unwind_* stand-ins in src/sys/arch/).
 set -eu
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 . "$(dirname "$0")/link-drop-libs.sh"
 exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target "${FAULTDUMP_ZIG_ARCH:-x86_64}-linux-gnu.$FAULTDUMP_GLIBC" \
   -Wl,--no-undefined "$FAULTDUMP_LIBC_STUB" "$@"

@@ -1,5 +1,5 @@
 //! How a dump writes what it knows: fixed-buffer lines with Python's
-//! escaping, decimals, timestamps ([`line`]), and the names of signals,
+//! escaping, decimals, timestamps ([`line`](mod@line)), and the names of signals,
 //! `si_code`s and errnos ([`names`]).
 //!
 //! Pure code with no state: no allocation, no system call. It runs in

@@ -15,8 +15,8 @@
 //! is taken off the thread again, so a closed reader never changes how the
 //! process dies.
 
-mod buffer;
-mod turn;
+pub mod buffer;
+pub mod turn;
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 

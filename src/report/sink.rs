@@ -1,7 +1,7 @@
 //! What a dump says, independent of how it is written: the dump code calls a
 //! [`Sink`] with each part in order, and the text and JSON formats implement
 //! it. Everything a sink receives is borrowed; a sink writes through its
-//! [`Writer`](crate::report::output::Writer) and allocates nothing.
+//! [`Writer`] and allocates nothing.
 
 use crate::report::output::Writer;
 use crate::sys::arch::Registers;

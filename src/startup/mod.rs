@@ -15,10 +15,10 @@
 //! watchdog). Every process of a container pays for it, so it is kept to a
 //! handful of system calls.
 
-mod capi;
-mod config;
-mod interpose;
-mod threadstart;
+pub mod capi;
+pub mod config;
+pub mod interpose;
+pub mod threadstart;
 
 use crate::dump::stacks;
 use crate::report::output;
@@ -78,14 +78,17 @@ fn environment() -> Environment<'static> {
 
 // The unit-test binary does not run the constructor (it would install the
 // handlers in the test harness), so what only it calls is unused there.
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static FAULTDUMP_INIT: extern "C" fn() = init;
-
+// The one constructor: ctor's `naked` form is a single `.init_array` entry
+// that the loader calls directly (no priority table, no guard), and
+// `body(link_section)` puts the generated entry with the rest of the code
+// start-up runs (build.rs's `.text.faultdump.startup`), as `init` itself.
+#[cfg_attr(
+    not(test),
+    ctor::ctor(unsafe, naked, body(link_section = ".text.faultdump.startup"))
+)]
 #[cfg_attr(test, allow(dead_code))]
 #[unsafe(link_section = ".text.faultdump.startup")]
-extern "C" fn init() {
+fn init() {
     // Every allocation of the constructor goes to the library's own area
     // (no host malloc: a process that never mallocs keeps no heap), and
     // the area is sealed read-only before anything else runs.

@@ -1,6 +1,6 @@
 //! The loaded modules (executable, shared libraries, vDSO) of a dump.
 //!
-//! The base is the start-up snapshot ([`crate::snapshot`]): the objects
+//! The base is the start-up snapshot ([`crate::symbolize::snapshot`]): the objects
 //! loaded at start, recorded in read-only memory of our own, so that a
 //! wild write into the loader's list cannot hide libc from a dump. Objects
 //! loaded later are read from the loader's own `_r_debug.r_map` list
@@ -230,7 +230,7 @@ fn read_phdrs(memory: &Memory, at: u64, phnum: u16) -> Option<Vec<ProgramHeader>
 }
 
 impl Modules {
-    /// The modules of the start-up snapshot (see [`crate::snapshot`]), and
+    /// The modules of the start-up snapshot (see [`crate::symbolize::snapshot`]), and
     /// those the loader's list adds (loaded later with `dlopen`), each
     /// validated; see the module documentation.
     pub fn discover(memory: &Memory, exe_path: &[u8]) -> Modules {

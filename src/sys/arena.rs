@@ -51,7 +51,7 @@ pub struct Arena {
 pub static ARENA: Arena = Arena::new(true);
 
 /// The constructor's allocations (the configuration, the start-up
-/// snapshot), served from the snapshot area (see [`crate::snapshot`]) so
+/// snapshot), served from the snapshot area (see [`crate::symbolize::snapshot`]) so
 /// that start-up never initialises the host's heap. Read-only once sealed:
 /// nothing in it is freed or written again.
 pub static STARTUP: Arena = Arena::new(false);

@@ -9,13 +9,13 @@
 //! C API only; they take the loader lock): each function here is one or a
 //! few system calls (or a vDSO call for clocks), with no allocation, no lock
 //! and no loader call. Code that runs in a signal handler reaches the kernel
-//! only through this folder, which is why the README's list of the system
-//! calls a dump makes can be read off it.
+//! only through this folder, which is why the list of the system calls a
+//! dump makes (the crate's documentation) can be read off it.
 
 pub mod arch;
 pub mod arena;
 pub mod dispositions;
-mod hostalloc;
+pub mod hostalloc;
 pub mod libpthread;
 pub mod memory;
 pub mod raw;

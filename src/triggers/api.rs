@@ -1,7 +1,7 @@
 //! The C API's dump call, `faultdump_dump_traceback`: async-signal-safe,
 //! so a program may call it from its own signal handler. It dumps from the
 //! caller's registers, so the library's own frames never show. The other
-//! entry points of the C API are start-up code ([`crate::startup::capi`]).
+//! entry points of the C API are start-up code (`startup/capi.rs`, in [`crate::startup`]).
 
 use core::ffi::c_int;
 

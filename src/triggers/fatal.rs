@@ -89,7 +89,7 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     die_as_before(sig, info, uc);
 }
 
-/// Where fatal dumps go after `faultdump_enable` (see [`crate::startup::capi`]): -1 for the configured
+/// Where fatal dumps go after `faultdump_enable` (see `startup/capi.rs`): -1 for the configured
 /// output (`FAULTHANDLER`).
 static FATAL_FD: AtomicI32 = AtomicI32::new(-1);
 static FATAL_ALL_THREADS: AtomicBool = AtomicBool::new(true);

@@ -23,7 +23,7 @@
 //! characters and anything beyond ASCII written `\uXXXX`), `"` and `\` are
 //! escaped, and each byte that is not UTF-8 becomes the four characters
 //! `\xNN` (so `\\xNN` in the JSON text), cut after
-//! [`MAX_STRING`] characters with `...` as the text format does. In secure
+//! [`MAX_STRING`](crate::format::line::MAX_STRING) characters with `...` as the text format does. In secure
 //! mode the same things as in the text format are left out: absolute
 //! addresses (`ip`, `address`, `base` are `null`), registers (`null`) and the
 //! mapping in `cause`.

@@ -31,6 +31,11 @@
 //!   written to it and it is never removed (removing a lock file lets two
 //!   processes hold "the" lock on two different files).
 //!
+//! Why `flock`: `fcntl` record locks also go when their holder dies, but
+//! belong to the process, and any `close` of any descriptor of the same
+//! file by the program drops them; a semaphore or futex in shared memory
+//! stays locked when its holder dies in the middle of a dump.
+//!
 //! The turn is waited for with `LOCK_NB` attempts a few milliseconds apart,
 //! up to a point well before the dump's deadline (see [`give_up_at`]); a dump
 //! that did not get its turn by then is written anyway and says so in a note.

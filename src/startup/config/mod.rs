@@ -1,5 +1,5 @@
 //! Configuration: parsing the `FAULTHANDLER*` environment variables into
-//! [`Config`](crate::settings::Config).
+//! [`Config`].
 //!
 //! Pure functions over byte strings, run once by the constructor and never in
 //! a handler. A value that cannot be used produces one warning line and the

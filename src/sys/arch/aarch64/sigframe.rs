@@ -1,6 +1,6 @@
 //! Whether a handler of ours was entered by the kernel, with the kernel's
 //! `siginfo_t` and `ucontext_t` (aarch64; see the x86_64 twin for why).
-//! The handlers enter through [`signal_entry!`], which passes the stack
+//! The handlers enter through [`signal_entry!`](crate::sys::arch::signal_entry!), which passes the stack
 //! pointer at entry, and accept the arguments only if they describe a real
 //! signal frame (`rt_sigframe`: `siginfo`, then `ucontext`):
 //! - entered by the kernel: the frame starts at the stack pointer of the

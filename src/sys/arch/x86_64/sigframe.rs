@@ -6,7 +6,7 @@
 //! does), leaving garbage where the other two arguments go, or a handler
 //! preloaded after the library that wraps ours and calls it with the
 //! kernel's arguments (the signal-safety spy does). The handlers enter
-//! through [`signal_entry!`], which passes the stack pointer at entry, and
+//! through [`signal_entry!`](crate::sys::arch::signal_entry!), which passes the stack pointer at entry, and
 //! accept the arguments only if they describe a real signal frame:
 //! - entered by the kernel: `uc` is right above the return address the
 //!   kernel pushed (`rt_sigframe`: return address, `ucontext`, `siginfo`),
