@@ -53,6 +53,9 @@
 # overflow dumped under Debian 11's glibc 2.31, where libpthread.so.0 is
 # still a library of its own (tests/ports.rs checks the aarch64 one).
 #
+# Both builds pass -C force-frame-pointers=yes, as .cargo/config.toml does
+# for cargo build (their RUSTFLAGS replace it): see there why.
+#
 # How (musl): cargo with the Rust target <arch>-unknown-linux-musl, C
 # runtime not static (-C target-feature=-crt-static: a shared library),
 # linked by scripts/musl-link.sh (Debian's musl-gcc, or the arm64 cross gcc
@@ -162,7 +165,7 @@ build_glibc() {
   CARGO_ZIGBUILD_ZIG_VERSION=$ZIGLANG_VERSION \
   CARGO_ZIGBUILD_ZIG_COMMAND=$tools/venv/bin/python3 \
   CARGO_ZIGBUILD_ZIG_COMMAND_ARGS='-m ziglang' \
-  RUSTFLAGS="-C linker=$root/scripts/zig-link.sh" \
+  RUSTFLAGS="-C linker=$root/scripts/zig-link.sh -C force-frame-pointers=yes" \
     cargo zigbuild --quiet --release --lib --target "$target.$GLIBC" --target-dir "$dir"
   built=$dir/$target/release/libfaultdump.so
 }
@@ -174,7 +177,7 @@ build_musl() {
   need_target "$target"
   local var
   var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER
-  env "$var=$linker" RUSTFLAGS="-C target-feature=-crt-static" \
+  env "$var=$linker" RUSTFLAGS="-C target-feature=-crt-static -C force-frame-pointers=yes" \
     cargo build --quiet --release --lib --target "$target" --target-dir "$dir"
   built=$dir/$target/release/libfaultdump.so
 }

@@ -5,7 +5,8 @@
 # g++ and python3: gdb (the reference backtraces), libc6-dbg and python3-dbg
 # (separate debug files for the DWARF tests), dwz (supplementary debug
 # files), debuginfod and elfutils (a real debuginfod server and elfutils'
-# addr2line for faultdump-symbolize, tests/dwarf/debuginfod.rs), CPython's test suites, and the language runtimes of
+# addr2line for faultdump-symbolize, tests/dwarf/debuginfod.rs), linux-perf
+# (tests/container.rs), CPython's test suites, and the language runtimes of
 # tests/runtimes.rs (a headless OpenJDK with javac, ruby, Go with cgo; node
 # and python3 as above). Installs only what is missing.
 set -euo pipefail
@@ -18,6 +19,9 @@ command -v dwz >/dev/null || need+=(dwz)
 command -v debuginfod >/dev/null || need+=(debuginfod)
 command -v eu-addr2line >/dev/null && command -v debuginfod-find >/dev/null || need+=(elfutils)
 [ -x /usr/bin/python3 ] || need+=(python3)
+# perf record --call-graph fp through the interposed pthread_create
+# (tests/container.rs).
+command -v perf >/dev/null || need+=(linux-perf)
 # The language runtimes whose own crash reports tests/runtimes.rs compares.
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v ruby >/dev/null || need+=(ruby)

@@ -15,13 +15,16 @@
 //! signal faultdump does not handle goes to the C library's `sigaction`
 //! untouched: same result, same errors. Every function here is
 //! async-signal-safe (no lock, no allocation, no loader call): programs
-//! install handlers from handlers.
+//! install handlers from handlers. A program setting `SIG_DFL` on a handled
+//! signal is noted: a wrapper does it before passing its child's death on
+//! ([`crate::triggers::verdict`]).
 
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sys::dispositions::{self, Action};
 use crate::sys::{self, realsig};
+use crate::triggers::verdict;
 
 type Handler = libc::sighandler_t;
 
@@ -60,6 +63,10 @@ pub unsafe extern "C" fn sigaction(
     // handled signal (the C library checks the number before it reads).
     let new = || unsafe { act.as_ref() }.map(Action::from_libc);
     if let Some(previous) = dispositions::exchange(sig, new) {
+        // SAFETY: as above.
+        if unsafe { act.as_ref() }.is_some_and(|a| a.sa_sigaction == libc::SIG_DFL) {
+            verdict::set_to_default(sig);
+        }
         if !old.is_null() {
             // SAFETY: per the contract, old is valid.
             unsafe { *old = previous.to_libc() };

@@ -1,12 +1,16 @@
 //! Start-up: the constructor every process runs, the configuration parser
 //! ([`config`]), the C API's entry points that install handlers and threads
-//! ([`capi`]), the interposed `pthread_create` ([`threadstart`]) and the
-//! interposed `sigaction` family ([`interpose`]).
+//! ([`capi`]), the interposed `pthread_create` ([`threadstart`]), the
+//! interposed `sigaction` family ([`interpose`]) and `wait` family
+//! ([`reap`]).
 //!
 //! Ordinary code: malloc and locks are allowed, and nothing here is
-//! ever reached from a signal handler, except [`interpose`]: programs
-//! install handlers from handlers, so it is async-signal-safe, as the
-//! C library's functions it replaces are. The constructor reserves the
+//! ever reached from a signal handler, except [`interpose`] and [`reap`]:
+//! programs install handlers and reap children from handlers, so they are
+//! async-signal-safe, as the C library's functions they replace are. The
+//! constructor first makes its one search of the loaded modules (the
+//! functions the interposed ones forward to, and whether another copy of
+//! the library acts, see [`first_copy`]), reserves the
 //! library's own memory ([`crate::sys::reserve`]), reads the configuration
 //! once (from `environ`, allocating only in that memory: the host's heap is
 //! never initialised by us), takes the module snapshot
@@ -18,12 +22,14 @@
 pub mod capi;
 pub mod config;
 pub mod interpose;
+pub mod reap;
 pub mod threadstart;
 
 use crate::dump::stacks;
 use crate::report::output;
 use crate::symbolize::{modules, snapshot};
-use crate::sys::{self, arena, reserve};
+use crate::sys::libpthread::{self, Function};
+use crate::sys::{self, arena, realsig, reserve};
 use crate::triggers::{fatal, usersignal, watchdog};
 use alloc::boxed::Box;
 use alloc::format;
@@ -89,6 +95,9 @@ fn environment() -> Environment<'static> {
 #[cfg_attr(test, allow(dead_code))]
 #[unsafe(link_section = ".text.faultdump.startup")]
 fn init() {
+    if !first_copy() {
+        return;
+    }
     // Every allocation of the constructor goes to the library's own area
     // (no host malloc: a process that never mallocs keeps no heap), and
     // the area is sealed read-only before anything else runs.
@@ -121,8 +130,6 @@ fn init() {
     snapshot::seal(taken);
     output::record_stderr_identity();
     crate::settings::publish(config);
-    // Before any handler is installed: the one loader search of start-up.
-    sys::realsig::resolve();
     if config.fatal {
         stacks::ensure_altstack();
         fatal::install_fatal();
@@ -142,6 +149,39 @@ fn init() {
         let line = "faultdump: FAULTHANDLER_TIMEOUT: the watchdog thread could not be created\n";
         // SAFETY: writing our own buffer to fd 2.
         unsafe { sys::raw::write(2, line.as_ptr().cast(), line.len()) };
+    }
+}
+
+/// The first definition of this name in the load order is the copy of the
+/// library that acts: it is also the copy whose interposed functions the
+/// program reaches. `faultdump_enable`, exported by every version.
+static ACTING_COPY: Function = Function::new(c"faultdump_enable");
+
+/// Start-up's one search of the loaded modules: the functions the
+/// interposed ones forward to, and whether this copy of the library is the
+/// one that acts. Another copy loaded earlier in the lookup order (two
+/// paths, two versions, `LD_PRELOAD` and `/etc/ld.so.preload`) acts, and
+/// this one stands aside entirely: no handler, no watchdog, no dump, its
+/// interposed functions only forwarding (the other copy's reach them as
+/// the next definition). Whichever constructor runs first, both copies
+/// agree on which is first.
+#[cfg_attr(test, allow(dead_code))]
+#[unsafe(link_section = ".text.faultdump.startup")]
+fn first_copy() -> bool {
+    let [wait, waitpid, wait3, wait4, waitid] = reap::FUNCTIONS;
+    let own = libpthread::find_all(&[
+        &ACTING_COPY,
+        &realsig::NEXT,
+        wait,
+        waitpid,
+        wait3,
+        wait4,
+        waitid,
+    ]);
+    realsig::resolve();
+    match ACTING_COPY.found() {
+        Some(first) if !own.is_empty() => own.contains(&(first as u64)),
+        _ => true,
     }
 }
 

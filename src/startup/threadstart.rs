@@ -92,10 +92,13 @@ pub unsafe extern "C" fn pthread_create(
     routine: StartRoutine,
     arg: *mut libc::c_void,
 ) -> libc::c_int {
-    let Some(real) = real() else {
+    // Not handling (FAULTHANDLER=0, or a copy of the library standing
+    // aside): only forward, with no key made.
+    let wrap = dispositions::previous(libc::SIGSEGV).is_some();
+    let Some(real) = (if wrap { real() } else { real_create() }) else {
         return libc::EAGAIN;
     };
-    if dispositions::previous(libc::SIGSEGV).is_none() || KEY.load(Ordering::Acquire) == 0 {
+    if !wrap || KEY.load(Ordering::Acquire) == 0 {
         // SAFETY: forwarded as called.
         return unsafe { real(thread, attr, routine, arg) };
     }

@@ -12,6 +12,7 @@
 //! Never called in a signal handler: `dl_iterate_phdr` takes the loader lock.
 
 use core::ffi::CStr;
+use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::elf::dynamic::DynamicTables;
@@ -45,13 +46,15 @@ impl Function {
 
     /// The function's address; `None` while no loaded module defines it.
     pub fn get(&self) -> Option<usize> {
-        let cached = self.addr.load(Ordering::Acquire);
-        if cached != 0 {
-            return Some(cached);
-        }
-        let found = find(self.name.to_bytes(), self.next)?;
-        self.addr.store(found, Ordering::Release);
-        Some(found)
+        self.found().or_else(|| {
+            find_all(&[self]);
+            self.found()
+        })
+    }
+
+    /// The address found by an earlier search, without searching.
+    pub fn found(&self) -> Option<usize> {
+        Some(self.addr.load(Ordering::Acquire)).filter(|&a| a != 0)
     }
 }
 
@@ -152,26 +155,27 @@ pub fn join(thread: libc::pthread_t) {
 }
 
 struct Search<'a> {
-    name: &'a [u8],
-    /// Skip modules up to and including this library.
-    after_self: bool,
+    functions: &'a [&'a Function],
+    /// Whether the modules up to and including this library are behind.
     seen_self: bool,
-    found: usize,
+    /// This library's addresses, once met.
+    own: Range<u64>,
 }
 
-/// The first definition of `name` in load order (after this library if
-/// `after_self`).
-fn find(name: &[u8], after_self: bool) -> Option<usize> {
+/// Looks up each of `functions` not found yet, in one pass over the loaded
+/// modules in load order: its first definition (after this library for a
+/// [`Function::next`]). Start-up makes all its searches in one pass. This
+/// library's address range, as the pass met it (empty if it did not).
+pub fn find_all(functions: &[&Function]) -> Range<u64> {
     let mut search = Search {
-        name,
-        after_self,
+        functions,
         seen_self: false,
-        found: 0,
+        own: 0..0,
     };
     // SAFETY: the callback matches dl_iterate_phdr's signature and gets a
     // pointer to `search`, which outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast()) };
-    (search.found != 0).then_some(search.found)
+    search.own
 }
 
 #[unsafe(link_section = ".text.faultdump.startup")]
@@ -194,8 +198,14 @@ unsafe extern "C" fn visit(
         return 0;
     };
     let avma = bias.wrapping_add(low)..bias.wrapping_add(high);
-    if search.after_self && !search.seen_self {
-        search.seen_self = avma.contains(&(find as *const () as u64));
+    let is_self = avma.contains(&(find_all as *const () as u64));
+    let after_self = search.seen_self;
+    if is_self {
+        search.seen_self = true;
+        search.own = avma.clone();
+    }
+    let wanted = |f: &&&Function| f.found().is_none() && (after_self || !f.next);
+    if !search.functions.iter().any(|f| wanted(&f)) {
         return 0;
     }
     let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
@@ -218,13 +228,16 @@ unsafe extern "C" fn visit(
         bias,
         &avma,
     );
-    match tables.and_then(|t| t.lookup_function(search.name, bias, &read)) {
-        Some(addr) => {
-            search.found = addr as usize;
-            1
+    let Some(tables) = tables else {
+        return 0;
+    };
+    for f in search.functions.iter().filter(|f| wanted(f)) {
+        if let Some(addr) = tables.lookup_function(f.name.to_bytes(), bias, &read) {
+            f.addr.store(addr as usize, Ordering::Release);
         }
-        None => 0,
     }
+    // Done once every one is found and this library has been met.
+    i32::from(search.seen_self && search.functions.iter().all(|f| f.found().is_some()))
 }
 
 /// `pthread_atfork`. On glibc through the C library's `__register_atfork`,
@@ -272,7 +285,13 @@ mod tests {
         let expected = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"pthread_key_create".as_ptr()) };
         assert_eq!(PTHREAD_KEY_CREATE.get(), Some(expected as usize));
         assert!(key_create(noop).is_some());
-        assert_eq!(find(b"no_such_function_anywhere", false), None);
-        assert!(find(b"pthread_create", false).is_some());
+        let missing = Function::new(c"no_such_function_anywhere");
+        let create = Function::new(c"pthread_create");
+        let join = Function::new(c"pthread_join");
+        // Here "this library" is the test executable.
+        let own = find_all(&[&missing, &create, &join]);
+        assert!(own.contains(&(find_all as *const () as u64)));
+        assert_eq!(missing.found(), None);
+        assert!(create.found().is_some() && join.found().is_some());
     }
 }

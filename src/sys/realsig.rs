@@ -7,11 +7,12 @@
 //! that what is preloaded after the library (another interposer, the
 //! signal-safety spy of tests/safety.rs) sees the library's installs as it
 //! did before. The search visits the loaded modules under the loader lock,
-//! so it is done once, outside any handler: by [`resolve`], which start-up
-//! calls before installing anything (one lookup; the next module after the
-//! library is normally libc itself). Until then, and wherever the search
-//! finds nothing, the C library's `__sigaction` (an alias it exports in
-//! every version, bound like any other libc function) is used.
+//! so it is done once, outside any handler: [`NEXT`] is one of the
+//! functions start-up's one search of the modules looks up, before anything
+//! is installed (the next module after the library is normally libc
+//! itself), and [`resolve`] takes it from there. Until then, and wherever
+//! the search finds nothing, the C library's `__sigaction` (an alias it
+//! exports in every version, bound like any other libc function) is used.
 //! Async-signal-safe once resolved: a load and a call.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -52,7 +53,8 @@ unsafe extern "C" fn __sigaction(
     unsafe { core::mem::transmute::<usize, SigactionFn>(addr)(sig, act, old) }
 }
 
-static NEXT: Function = Function::next(c"sigaction");
+/// The next `sigaction`, found by start-up's one search of the modules.
+pub static NEXT: Function = Function::next(c"sigaction");
 /// The function resolved by [`resolve`]; 0 before.
 static RESOLVED: AtomicUsize = AtomicUsize::new(0);
 

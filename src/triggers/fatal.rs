@@ -19,6 +19,7 @@ use crate::sys;
 use crate::sys::arch::Registers;
 use crate::sys::arch::signal_entry;
 use crate::triggers::dispositions::{install, previous};
+use crate::triggers::verdict::{self, Verdict};
 
 /// Installs the fatal handlers; returns how many took.
 #[unsafe(link_section = ".text.faultdump.startup")]
@@ -45,9 +46,15 @@ fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
         die_as_before(sig, info, uc);
         return;
     };
-    if would_be_ignored(sig, info) {
-        // Without us the signal would have been ignored: so it is.
-        return;
+    match verdict::verdict(sig, info) {
+        Verdict::Dump => {}
+        // Without us the signal would have been dropped: so it is.
+        Verdict::Discarded => return,
+        Verdict::PassedOn { child } => {
+            verdict::say_passed_on(sig, child);
+            die_as_before(sig, info, uc);
+            return;
+        }
     }
     let wait = config.deadline.as_nanos() as u64 + 1_000_000_000;
     match dump::claim(Some(sig), wait) {
@@ -117,19 +124,6 @@ pub fn fatal_options() -> Options {
 /// ignored, whoever sent it.
 fn is_forced(info: &libc::siginfo_t) -> bool {
     info.si_code > 0
-}
-
-/// Whether the disposition found before ours would have ignored the signal.
-/// One exception: SIGABRT the process sent itself is dumped, because that
-/// is `abort()`, which resets SIGABRT to SIG_DFL and raises it again when
-/// the first raise is ignored (the process dies either way).
-fn would_be_ignored(sig: i32, info: &libc::siginfo_t) -> bool {
-    if is_forced(info) || previous(sig).is_none_or(|p| p.sa_sigaction != libc::SIG_IGN) {
-        return false;
-    }
-    // SAFETY: si_pid is valid for signals sent by a process (si_code <= 0).
-    let sender = unsafe { info.si_pid() };
-    !(sig == libc::SIGABRT && sender == sys::getpid())
 }
 
 /// Whether returning from the handler raises the signal again by itself:

@@ -11,6 +11,7 @@ pub mod api;
 pub mod dispositions;
 pub mod fatal;
 pub mod usersignal;
+pub mod verdict;
 pub mod watchdog;
 
 use crate::dump::Options;

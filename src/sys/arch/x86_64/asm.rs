@@ -37,12 +37,17 @@ core::arch::global_asm!(
     ".hidden faultdump_thread_trampoline",
     "faultdump_thread_trampoline:",
     ".cfi_startproc",
-    // Entered with rsp = 8 mod 16; align for the call.
-    "sub rsp, 8",
+    // A frame of its own (which also aligns the stack for the call: entered
+    // with rsp = 8 mod 16), so that a frame-pointer walk from `prepare`
+    // goes on to start_thread; taken down before the jump.
+    "push rbp",
     ".cfi_adjust_cfa_offset 8",
+    ".cfi_offset rbp, -16",
+    "mov rbp, rsp",
     "call qword ptr [rdi]",
-    "add rsp, 8",
+    "pop rbp",
     ".cfi_adjust_cfa_offset -8",
+    ".cfi_restore rbp",
     "mov rdi, rdx",
     "jmp rax",
     ".cfi_endproc",
