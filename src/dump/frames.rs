@@ -9,10 +9,11 @@ use crate::format::line::Line;
 use crate::report::sink::{FrameLine, Sink};
 use crate::symbolize::dwarf::{self, Resolver};
 use crate::symbolize::modules::ModuleKind;
-use crate::symbolize::symbols::{Symbolizer, demangle_into};
+use crate::symbolize::symbols::{Lost, Symbolizer, demangle_into};
 use crate::sys;
 use crate::sys::arch::Registers;
 use crate::sys::memory::Memory;
+use crate::sys::recover;
 use alloc::vec::Vec;
 
 /// The frames of one thread kept for printing: the innermost ones, how
@@ -23,6 +24,9 @@ pub struct Collected {
     tail: Vec<RawFrame>,
     /// The thread's Python frames, read while it was stopped.
     python: Option<PyStack>,
+    /// The fault that cut the walk short (an unwind table that could not
+    /// be read): the frames found before it are kept.
+    cut: Option<recover::Fault>,
 }
 
 /// Walking and printing stacks, with what persists across threads: the
@@ -73,30 +77,33 @@ impl Stacks<'_> {
         if from_proc {
             self.walker.memory = self.unstopped_memory;
         }
-        self.walker.walk(regs, |f| {
-            if skipping {
-                let own = modules
-                    .find(f.lookup_addr())
-                    .is_some_and(|(_, m)| m.kind == ModuleKind::Ourselves);
-                if own {
-                    return;
+        let walker = &mut self.walker;
+        let walked = recover::guarded(|| {
+            walker.walk(regs, |f| {
+                if skipping {
+                    let own = modules
+                        .find(f.lookup_addr())
+                        .is_some_and(|(_, m)| m.kind == ModuleKind::Ourselves);
+                    if own {
+                        return;
+                    }
+                    skipping = false;
+                    if f.kind == FrameKind::SignalTrampoline && total == 0 {
+                        return;
+                    }
                 }
-                skipping = false;
-                if f.kind == FrameKind::SignalTrampoline && total == 0 {
-                    return;
+                if head.len() < head_cap {
+                    head.push(f);
+                } else if tail_cap > 0 {
+                    let slot = ((total - head_cap as u64) % tail_cap as u64) as usize;
+                    if tail.len() < tail_cap {
+                        tail.push(f);
+                    } else {
+                        tail[slot] = f;
+                    }
                 }
-            }
-            if head.len() < head_cap {
-                head.push(f);
-            } else if tail_cap > 0 {
-                let slot = ((total - head_cap as u64) % tail_cap as u64) as usize;
-                if tail.len() < tail_cap {
-                    tail.push(f);
-                } else {
-                    tail[slot] = f;
-                }
-            }
-            total += 1;
+                total += 1;
+            })
         });
         let python = self.python.and_then(|p| p.stack(self.walker.memory, tid));
         self.walker.fp_unknown = false;
@@ -112,6 +119,7 @@ impl Stacks<'_> {
             omitted: total - shown,
             tail,
             python,
+            cut: walked.err(),
         }
     }
 
@@ -122,7 +130,7 @@ impl Stacks<'_> {
                 .head
                 .iter()
                 .chain(&c.tail)
-                .filter(|f| self.is_eval(f))
+                .filter(|f| self.is_eval(f, sink))
                 .count(),
             None => 0,
         };
@@ -141,16 +149,52 @@ impl Stacks<'_> {
             python.after_native(eval, sink, &mut index);
         }
         python.finish(sink, &mut index, self.max_frames);
+        if let Some(fault) = c.cut {
+            let mut note = Line::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut note,
+                format_args!(
+                    "faultdump: the walk of this stack faulted (SIG{} at 0x{:x}) reading \
+                     unwind tables; the frames beyond are not shown",
+                    crate::format::names::signal_abbrev(fault.signal).unwrap_or("?"),
+                    fault.addr
+                ),
+            );
+            sink.note(note.as_bytes());
+        }
     }
 
     /// Whether a frame is in CPython's evaluation loop, by its symbol.
-    fn is_eval(&self, f: &RawFrame) -> bool {
+    fn is_eval(&self, f: &RawFrame, sink: &mut dyn Sink) -> bool {
+        let mut name = Line::new();
+        self.named(f.lookup_addr(), &mut name, sink)
+            .is_some_and(|(_, eval)| eval)
+    }
+
+    /// The symbol holding `lookup`: its start, whether it is CPython's
+    /// evaluation loop, and its name demangled into `name`. Read under a
+    /// recovery point: a fault costs the module its names, with a line
+    /// that says so.
+    fn named(&self, lookup: u64, name: &mut Line, sink: &mut dyn Sink) -> Option<(u64, bool)> {
         let (modules, memory) = (self.walker.modules, self.walker.memory);
-        let lookup = f.lookup_addr();
-        modules
-            .find(lookup)
-            .and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup))
-            .is_some_and(|s| python::is_eval_frame(s.name))
+        let (i, _) = modules.find(lookup)?;
+        if self.symbolizer.has_lost(i, Lost::Names) {
+            return None;
+        }
+        let found = recover::guarded(|| {
+            let symbol = self.symbolizer.lookup(modules, memory, i, lookup)?;
+            name.clear();
+            demangle_into(symbol.name, name);
+            Some((symbol.start, python::is_eval_frame(symbol.name)))
+        });
+        found.unwrap_or_else(|fault| {
+            name.clear();
+            let mut note = Line::new();
+            self.symbolizer
+                .lose(modules, i, Lost::Names, fault, &mut note);
+            sink.note(note.as_bytes());
+            None
+        })
     }
 
     /// Prints one physical frame: first the calls inlined at its address
@@ -192,7 +236,8 @@ impl Stacks<'_> {
             *index += 1;
             return false;
         }
-        let symbol = found.and_then(|(i, _)| self.symbolizer.lookup(modules, memory, i, lookup));
+        let mut name = Line::new();
+        let symbol = self.named(lookup, &mut name, sink);
         // Said before the first frame the DWARF budget leaves out.
         let mut note = Line::new();
         if self.dwarf.spent_note(&mut note) {
@@ -202,13 +247,24 @@ impl Stacks<'_> {
         // Never the previous frame's: an address outside every module has
         // no debug information.
         frames.clear();
-        if let Some((i, m)) = found {
+        if let Some((i, m)) = found
+            && !self.symbolizer.has_lost(i, Lost::Lines)
+        {
             let query = dwarf::Query {
                 name_function: true,
                 stopped_here: *index == 0 && f.kind == FrameKind::Executing,
             };
-            self.dwarf
-                .frames(i, lookup.wrapping_sub(m.bias), query, &mut frames);
+            let dwarf = &mut self.dwarf;
+            let read = recover::guarded(|| {
+                dwarf.frames(i, lookup.wrapping_sub(m.bias), query, &mut frames)
+            });
+            if let Err(fault) = read {
+                frames.clear();
+                let mut note = Line::new();
+                self.symbolizer
+                    .lose(modules, i, Lost::Lines, fault, &mut note);
+                sink.note(note.as_bytes());
+            }
         }
         let (physical, inlined) = match frames.split_last() {
             Some((last, rest)) => (Some(last), rest),
@@ -223,20 +279,16 @@ impl Stacks<'_> {
             sink.frame(&line);
             *index += 1;
         }
-        let mut name = Line::new();
         line.index = *index;
         line.inlined = false;
         // The function's name as its debug information gives it (what gdb
         // shows: `parse_header`, not the symbol `parse_header.isra.0`), else
         // the symbol's; the offset from the symbol where there is one.
         let dwarf_name = physical.and_then(|p| p.function.as_deref());
-        match (&symbol, physical) {
-            (Some(symbol), _) => {
-                line.function = dwarf_name.or_else(|| {
-                    demangle_into(symbol.name, &mut name);
-                    Some(name.as_bytes())
-                });
-                line.offset = Some(f.addr.wrapping_sub(symbol.start));
+        match (symbol, physical) {
+            (Some((start, _)), _) => {
+                line.function = dwarf_name.or(Some(name.as_bytes()));
+                line.offset = Some(f.addr.wrapping_sub(start));
             }
             (None, Some(frame)) => {
                 line.function = dwarf_name;
@@ -252,6 +304,6 @@ impl Stacks<'_> {
         sink.frame(&line);
         *index += 1;
         self.dwarf_frames = frames;
-        symbol.is_some_and(|s| python::is_eval_frame(s.name))
+        symbol.is_some_and(|(_, eval)| eval)
     }
 }

@@ -256,7 +256,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let origin = origin(config);
     begin(sink, &origin, &exe, &target);
 
-    // 2. The other threads stopped.
+    // 2. The other threads stopped: the maps are read after, once no
+    // stopped thread can map or unmap.
     let others = stop_others(config, trigger, options, deadline_ns);
 
     // 3. Memory map and event.
@@ -370,7 +371,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
             sink.module(&ModuleLine {
                 bias: m.bias,
                 path: &m.path,
-                build_id: m.build_id,
+                build_id: m.build_id.as_deref(),
+                build_id_unreadable: m.build_id_unreadable,
             });
         }
     }
@@ -420,7 +422,7 @@ fn crash_key<'l>(trigger: &Trigger, modules: &Modules, key: &'l mut Line) -> &'l
     };
     let id = |m: Option<&crate::symbolize::modules::Module>, n: usize| {
         let mut hex = [0u8; 16];
-        let id = m.and_then(|m| m.build_id).unwrap_or_default();
+        let id = m.and_then(|m| m.build_id.as_deref()).unwrap_or_default();
         for (i, b) in id.iter().take(n).enumerate() {
             hex[i * 2] = b"0123456789abcdef"[usize::from(b >> 4)];
             hex[i * 2 + 1] = b"0123456789abcdef"[usize::from(b & 15)];
@@ -528,7 +530,7 @@ fn minidump_images(modules: &Modules) -> Vec<minidump::Image<'_>> {
                 } else {
                     &m.path
                 },
-                build_id: m.build_id,
+                build_id: m.build_id.as_deref(),
             }
         })
         .collect()

@@ -18,6 +18,9 @@ use crate::sys::arch;
 /// untouched pages cost nothing.
 pub const ALTSTACK_SIZE: usize = sys::reserve::ALTSTACK_SIZE;
 pub const DUMP_STACK_SIZE: usize = sys::reserve::STACK_SIZE;
+/// The lowest part of the dump stack, the alternate signal stack while a
+/// dump runs (a fault inside the dump is handled there).
+const FAULT_STACK_SIZE: usize = 64 << 10;
 /// The guard page below each stack: one page of the system's size (a 4 KiB
 /// `mprotect` would cover the stack above it too where pages are larger).
 fn guard() -> usize {
@@ -181,7 +184,32 @@ pub fn on_dump_stack<F: FnOnce()>(f: F) {
     extern "C" fn trampoline<F: FnOnce()>(arg: *mut libc::c_void) {
         // SAFETY: arg is the &mut Option<F> passed below, live for the call.
         let f = unsafe { &mut *arg.cast::<Option<F>>() };
-        if let Some(f) = f.take() {
+        let top = DUMP_STACK_TOP.load(Ordering::Acquire);
+        // A fault inside the dump is handled on the lowest part of the dump
+        // stack, not at the top of the thread's alternate stack, where the
+        // handler that started the dump has its frames (which it returns
+        // to after a recovered fault; see `sys::recover`). Allowed: the
+        // thread is not on its alternate stack now.
+        let fault_stack = libc::stack_t {
+            ss_sp: (top - DUMP_STACK_SIZE) as *mut libc::c_void,
+            ss_flags: 0,
+            ss_size: FAULT_STACK_SIZE,
+        };
+        // SAFETY: an all-zero stack_t is valid; the kernel fills it in.
+        let mut own: libc::stack_t = unsafe { core::mem::zeroed() };
+        // SAFETY: the fault stack is part of the dump stack's mapping, used
+        // only by the thread holding the dump lock.
+        let swapped = unsafe { sys::raw::sigaltstack(&fault_stack, &mut own) } == 0;
+        if swapped {
+            let armed = sys::recover::arm();
+            if let Some(f) = f.take() {
+                f();
+            }
+            drop(armed);
+            own.ss_flags &= libc::SS_DISABLE;
+            // SAFETY: what the kernel reported before, put back.
+            unsafe { sys::raw::sigaltstack(&own, core::ptr::null_mut()) };
+        } else if let Some(f) = f.take() {
             f();
         }
     }

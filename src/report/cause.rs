@@ -38,7 +38,7 @@ pub fn analyse<'m>(
                 mapping: None,
             });
         }
-        (libc::SIGSEGV | libc::SIGBUS, _) if is_stack_overflow(addr, regs, holder) => {
+        (libc::SIGSEGV | libc::SIGBUS, _) if is_stack_overflow(code, addr, regs, holder) => {
             "stack overflow"
         }
         (libc::SIGSEGV, SEGV_MAPERR) if addr < NULL_PAGE => "null pointer dereference",
@@ -57,6 +57,9 @@ pub fn analyse<'m>(
         (libc::SIGSEGV, SEGV_ACCERR) if holder.is_some_and(|e| !e.read) => {
             "access to a protected page (PROT_NONE: a guard page?)"
         }
+        (libc::SIGSEGV, SEGV_MAPERR) if holder.is_some() => {
+            "access to a guard region (MADV_GUARD_INSTALL) inside a mapping"
+        }
         (libc::SIGSEGV, SEGV_MAPERR) => "access to unmapped memory",
         (libc::SIGBUS, BUS_ADRERR) => "access beyond the end of a mapped file",
         (libc::SIGBUS, BUS_ADRALN) => "misaligned access",
@@ -74,9 +77,13 @@ fn plain(what: &'static str) -> Option<Cause<'static>> {
     })
 }
 
-fn is_stack_overflow(addr: u64, regs: &Registers, holder: Option<&MapEntry>) -> bool {
+/// A fault near the stack pointer on memory that is not there: unmapped,
+/// `PROT_NONE`, or a guard region (`MADV_GUARD_INSTALL`, Linux 6.13+),
+/// which the maps show as part of its accessible mapping while the kernel
+/// reports the fault as one on unmapped memory (`SEGV_MAPERR`).
+fn is_stack_overflow(code: i32, addr: u64, regs: &Registers, holder: Option<&MapEntry>) -> bool {
     let near_sp = addr.abs_diff(regs.sp()) <= STACK_OVERFLOW_REACH;
-    near_sp && holder.is_none_or(|e| !e.read && !e.write)
+    near_sp && (code == SEGV_MAPERR || holder.is_none_or(|e| !e.read && !e.write))
 }
 
 fn mapping_note<'m>(maps: &'m Maps, addr: u64) -> Option<MappingNote<'m>> {
@@ -157,6 +164,19 @@ mod tests {
         assert_eq!(
             cause(libc::SIGSEGV, SEGV_MAPERR, 0x7ffcfffffef8, r),
             Some("stack overflow")
+        );
+        // A guard region installed in the stack's own rw-p mapping: the
+        // maps show it accessible, the kernel says not mapped.
+        let r = regs(0x555500001135, 0x7f0000010008, PF_WRITE);
+        assert_eq!(
+            cause(libc::SIGSEGV, SEGV_MAPERR, 0x7f0000010000 - 8, r),
+            Some("stack overflow")
+        );
+        // The same region away from the stack pointer.
+        let r = regs(0x555500001135, 0x7ffd000ff000, PF_WRITE);
+        assert_eq!(
+            cause(libc::SIGSEGV, SEGV_MAPERR, 0x7f0000010000, r),
+            Some("access to a guard region (MADV_GUARD_INSTALL) inside a mapping")
         );
     }
 

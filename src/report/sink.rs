@@ -108,6 +108,8 @@ pub struct ModuleLine<'a> {
     pub bias: u64,
     pub path: &'a [u8],
     pub build_id: Option<&'a [u8]>,
+    /// No build-id, because the one the image has could not be read.
+    pub build_id_unreadable: bool,
 }
 
 pub trait Sink {

@@ -335,6 +335,7 @@ impl Sink for TextSink<'_> {
                 }
                 self.line.byte(b')');
             }
+            None if m.build_id_unreadable => self.line.push(b" (build-id not readable)"),
             None => self.line.push(b" (no build-id)"),
         }
         self.emit();
@@ -421,6 +422,7 @@ mod tests {
                         bias: 0,
                         path: b"/srv/app",
                         build_id: Some(&[0xab, 0xcd]),
+                        build_id_unreadable: false,
                     });
                 }
                 s.end(7);
@@ -442,10 +444,15 @@ mod tests {
                 bias: 0,
                 path: b"/srv/app",
                 build_id: None,
+                build_id_unreadable: true,
             });
             s.end(7);
         });
         assert!(!named.contains("no name"), "{named}");
+        assert!(
+            named.contains("/srv/app (build-id not readable)"),
+            "{named}"
+        );
     }
 
     #[test]

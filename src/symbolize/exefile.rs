@@ -71,8 +71,9 @@ pub fn remap(module: &Module, memory: &Memory) -> Option<sys::Mapping> {
     if !memory.read(range.start, &mut ehdr) {
         return None;
     }
-    // The file's length from its own header (section headers last): not
-    // past the file's end, which would fault when read.
+    // The file's length as its own header says (section headers last); the
+    // remap cuts it back to the file's real end, a file cut short after its
+    // loaded segments.
     let file_len =
         elfparse::file_length(&ehdr, phdrs)?.checked_next_multiple_of(sys::page_size() as u64)?;
     let len = range.end - range.start;
@@ -87,7 +88,7 @@ pub fn remap(module: &Module, memory: &Memory) -> Option<sys::Mapping> {
         )
     }?;
     let build_id = ElfImage::parse(mapping.bytes())?.build_id();
-    (build_id == module.build_id).then_some(mapping)
+    (build_id == module.build_id.as_deref()).then_some(mapping)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use framehop::{ExplicitModuleSectionInfo, MustNotAllocateDuringUnwind, Unwinder,
 
 use crate::elf::dynamic::DynamicTables;
 use crate::elf::{self as elfparse, PT_DYNAMIC, ProgramHeader};
+use crate::sys;
 use crate::sys::memory::Memory;
 
 /// Bounds on what a corrupted loader list can make a dump read.
@@ -86,7 +87,13 @@ pub struct Module {
     pub path: Vec<u8>,
     /// The address of the ELF header in memory.
     pub ehdr: u64,
-    pub build_id: Option<&'static [u8]>,
+    /// Copied out of the image's notes (which a file cut short under the
+    /// running program can no longer give).
+    pub build_id: Option<Vec<u8>>,
+    /// The image has a note segment, but no build-id could be read from
+    /// it (the read faulted, or it reads as zeros): shown as such, never
+    /// invented.
+    pub build_id_unreadable: bool,
     pub phdrs: Vec<ProgramHeader>,
     eh_frame_hdr: Option<(Range<u64>, &'static [u8])>,
     eh_frame: Option<(Range<u64>, &'static [u8])>,
@@ -193,6 +200,7 @@ fn from_record(
 ) -> Option<Module> {
     let phdrs = read_phdrs(memory, r.phdr, r.phnum)?;
     let (eh_frame_hdr, eh_frame) = unwind_tables(memory, r.bias, &phdrs);
+    let (build_id, build_id_unreadable) = build_id(memory, r.bias, &phdrs);
     let path = match r.kind {
         ModuleKind::Executable => exe_path.to_vec(),
         ModuleKind::Library => canonical_path(memory, r.ehdr).unwrap_or_else(|| r.path.to_vec()),
@@ -204,7 +212,8 @@ fn from_record(
         avma: r.avma.clone(),
         path,
         ehdr: r.ehdr,
-        build_id: r.build_id,
+        build_id,
+        build_id_unreadable,
         phdrs,
         eh_frame_hdr,
         eh_frame,
@@ -296,12 +305,17 @@ impl Modules {
                 eh_frame: m.eh_frame.as_ref().map(|&(_, d)| d),
                 ..Default::default()
             };
-            unwinder.add_module(framehop::Module::new(
-                String::new(),
-                m.avma.clone(),
-                m.bias,
-                info,
-            ));
+            // framehop reads the tables' headers here: a fault leaves the
+            // module without unwind tables (its frames are walked by frame
+            // pointer).
+            let module = sys::recover::guarded(|| {
+                framehop::Module::new(String::new(), m.avma.clone(), m.bias, info)
+            })
+            .unwrap_or_else(|_| {
+                let none = ExplicitModuleSectionInfo::<&'static [u8]>::default();
+                framehop::Module::new(String::new(), m.avma.clone(), m.bias, none)
+            });
+            unwinder.add_module(module);
         }
         unwinder
     }
@@ -393,7 +407,7 @@ fn read_module(
     if !has_code || !notes_readable || (kind == ModuleKind::Library && !avma.contains(&entry.ld)) {
         return None;
     }
-    let build_id = build_id(memory, bias, &phdrs);
+    let (build_id, build_id_unreadable) = build_id(memory, bias, &phdrs);
     let ehdr = if kind == ModuleKind::Executable {
         bias.wrapping_add(low)
     } else {
@@ -412,6 +426,7 @@ fn read_module(
         path,
         ehdr,
         build_id,
+        build_id_unreadable,
         phdrs,
         eh_frame_hdr,
         eh_frame,
@@ -453,7 +468,12 @@ type Table = Option<(Range<u64>, &'static [u8])>;
 /// `.eh_frame_hdr` from `PT_GNU_EH_FRAME`, and `.eh_frame` from the pointer
 /// in it, up to the end of the `PT_LOAD` segment that holds it (its size is
 /// in no program header).
+/// Read under a recovery point: a fault leaves the module without them.
 fn unwind_tables(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> (Table, Table) {
+    sys::recover::guarded(|| unwind_tables_unguarded(memory, bias, phdrs)).unwrap_or((None, None))
+}
+
+fn unwind_tables_unguarded(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> (Table, Table) {
     let Some(hdr_ph) = phdrs.iter().find(|p| p.kind == elfparse::PT_GNU_EH_FRAME) else {
         return (None, None);
     };
@@ -473,18 +493,67 @@ fn unwind_tables(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> (Table,
     (hdr_table, frame)
 }
 
-fn build_id(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> Option<&'static [u8]> {
-    phdrs
-        .iter()
-        .filter(|p| p.kind == elfparse::PT_NOTE)
-        .filter_map(|p| memory.slice(bias.wrapping_add(p.vaddr), p.memsz))
-        .find_map(elfparse::build_id_in_notes)
+/// The build-id from the image's notes, copied (under a recovery point:
+/// the notes' page may be past the end of a file cut short), and whether
+/// the image has notes from which none could be read. An id of zeros is a
+/// page the file lost (truncated, then extended), not an id.
+fn build_id(memory: &Memory, bias: u64, phdrs: &[ProgramHeader]) -> (Option<Vec<u8>>, bool) {
+    let mut unreadable = false;
+    for p in phdrs.iter().filter(|p| p.kind == elfparse::PT_NOTE) {
+        let read = memory
+            .slice(bias.wrapping_add(p.vaddr), p.memsz)
+            .and_then(|notes| {
+                sys::recover::guarded(|| elfparse::build_id_in_notes(notes).map(<[u8]>::to_vec))
+                    .ok()
+            });
+        match read {
+            Some(Some(id)) if id.iter().any(|&b| b != 0) => return (Some(id), false),
+            Some(None) => {}
+            _ => unreadable = true,
+        }
+    }
+    (None, unreadable)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sys::memory::Maps;
+
+    /// A build-id that reads as zeros, or whose notes cannot be read, is
+    /// said to be unreadable, never given; notes without one are no
+    /// build-id.
+    #[test]
+    fn build_ids_read_zeroed_or_unreadable() {
+        let memory = Memory::new(Maps::read());
+        let note = |desc: [u8; 4], kind: u32| {
+            let mut n = Vec::new();
+            for word in [4u32, 4, kind] {
+                n.extend_from_slice(&word.to_le_bytes());
+            }
+            n.extend_from_slice(b"GNU\0");
+            n.extend_from_slice(&desc);
+            n
+        };
+        let phdr = |addr: u64, len: usize| ProgramHeader {
+            kind: elfparse::PT_NOTE,
+            flags: elfparse::PF_R,
+            offset: 0,
+            vaddr: addr,
+            filesz: len as u64,
+            memsz: len as u64,
+        };
+        let id = |n: &Vec<u8>| build_id(&memory, 0, &[phdr(n.as_ptr() as u64, n.len())]);
+        assert_eq!(id(&note([1, 2, 3, 4], 3)), (Some(vec![1, 2, 3, 4]), false));
+        assert_eq!(id(&note([0; 4], 3)), (None, true));
+        assert_eq!(
+            id(&note([1, 2, 3, 4], 1)),
+            (None, false),
+            "no build-id note"
+        );
+        assert_eq!(build_id(&memory, 0, &[phdr(8, 20)]), (None, true));
+        assert_eq!(build_id(&memory, 0, &[]), (None, false));
+    }
 
     #[test]
     fn discovers_this_process() {

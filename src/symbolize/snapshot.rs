@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::elf::{self as elfparse, ProgramHeader};
+use crate::elf as elfparse;
 use crate::symbolize::exefile;
 use crate::symbolize::modules::{self, ModuleKind};
 use crate::sys;
@@ -41,7 +41,6 @@ pub struct Record {
     pub phnum: u16,
     /// Lowest to highest `PT_LOAD` address.
     pub avma: Range<u64>,
-    pub build_id: Option<&'static [u8]>,
     pub path: &'static [u8],
 }
 
@@ -129,20 +128,14 @@ unsafe extern "C" fn visit(
     };
     let phdrs = elfparse::parse_program_headers(raw);
     let (mut low, mut high) = (u64::MAX, 0);
-    let (mut build_id, mut first_load) = (None, None);
-    for p in phdrs {
-        match p.kind {
-            elfparse::PT_LOAD => {
-                let start = bias.wrapping_add(p.vaddr);
-                if p.offset == 0 {
-                    first_load.get_or_insert(start);
-                }
-                low = low.min(start);
-                high = high.max(start.wrapping_add(p.memsz));
-            }
-            elfparse::PT_NOTE if build_id.is_none() => build_id = note_build_id(&p, bias),
-            _ => {}
+    let mut first_load = None;
+    for p in phdrs.filter(|p| p.kind == elfparse::PT_LOAD) {
+        let start = bias.wrapping_add(p.vaddr);
+        if p.offset == 0 {
+            first_load.get_or_insert(start);
         }
+        low = low.min(start);
+        high = high.max(start.wrapping_add(p.memsz));
     }
     if low >= high {
         return 0;
@@ -185,21 +178,10 @@ unsafe extern "C" fn visit(
             phdr: info.dlpi_phdr as u64,
             phnum,
             avma,
-            build_id,
             path,
         },
     );
     0
-}
-
-fn note_build_id(p: &ProgramHeader, bias: u64) -> Option<&'static [u8]> {
-    // SAFETY: a PT_NOTE segment of a loaded object is mapped and readable
-    // (it lies in its first, read-only segment) for the object's lifetime;
-    // objects loaded at start are never unloaded.
-    let notes = unsafe {
-        core::slice::from_raw_parts(bias.wrapping_add(p.vaddr) as *const u8, p.memsz as usize)
-    };
-    elfparse::build_id_in_notes(notes)
 }
 
 /// `AT_EXECFN`, made absolute with the working directory if it is relative.
@@ -297,7 +279,6 @@ mod tests {
             .expect("executable");
         let here = snapshot_of_this_process as *const () as u64;
         assert!(exe.avma.contains(&here));
-        assert!(exe.build_id.is_some());
         assert!(s.exe_path.starts_with(b"/"));
         assert_eq!(s.exe_file.is_some(), needs_exe_file(Some(exe)));
         assert!(s.exe_file.is_none_or(|f| f.starts_with(b"\x7fELF")));
@@ -306,7 +287,7 @@ mod tests {
             .iter()
             .find(|m| m.path.ends_with(b"/libc.so.6"))
             .expect("libc");
-        assert!(libc_module.build_id.is_some() && libc_module.phnum > 0);
+        assert!(libc_module.phnum > 0);
         assert!(s.modules.iter().any(|m| m.kind == ModuleKind::Vdso));
     }
 

@@ -25,6 +25,7 @@ use crate::symbolize::modules::{Module, ModuleKind, Modules};
 use crate::symbolize::symread::{self, ReadTable};
 use crate::sys;
 use crate::sys::memory::Memory;
+use crate::sys::recover::Fault;
 
 /// A symbol for an address: its raw (mangled) name and start address.
 pub struct Symbol<'a> {
@@ -60,6 +61,18 @@ pub struct Symbolizer {
     unreadable: Cell<(usize, usize, i32)>,
     /// Modules whose symbol index left functions out for want of memory.
     short: Cell<usize>,
+    /// Per module, what a fault while reading it cost ([`Lost`] bits).
+    lost: Vec<Cell<u8>>,
+}
+
+/// What a fault while reading a module's files or image costs it (see
+/// [`Symbolizer::lose`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// Its symbol names (read from its file, debug file or image).
+    Names = 1,
+    /// Its file names and lines (DWARF).
+    Lines = 2,
 }
 
 impl Symbolizer {
@@ -68,7 +81,37 @@ impl Symbolizer {
             states: modules.list().iter().map(|_| OnceCell::new()).collect(),
             unreadable: Cell::new((0, 0, 0)),
             short: Cell::new(0),
+            lost: modules.list().iter().map(|_| Cell::new(0)).collect(),
         }
+    }
+
+    /// Whether module `index` lost `what` to a fault.
+    pub fn has_lost(&self, index: usize, what: Lost) -> bool {
+        self.lost[index].get() & what as u8 != 0
+    }
+
+    /// Records that reading module `index` for `what` faulted: it is not
+    /// read for that again in this dump (its state may be half-built).
+    /// Writes the line that says so.
+    pub fn lose(&self, modules: &Modules, index: usize, what: Lost, fault: Fault, line: &mut Line) {
+        let lost = &self.lost[index];
+        lost.set(lost.get() | what as u8);
+        line.push(b"faultdump: reading ");
+        line.push(&modules.get(index).path);
+        line.push(match what {
+            Lost::Names => b" for its symbols",
+            Lost::Lines => b" for its debug information",
+        });
+        let _ = write!(
+            line,
+            " faulted (SIG{} at 0x{:x}: a file cut short or changed, or memory unmapped); its {} not shown",
+            crate::format::names::signal_abbrev(fault.signal).unwrap_or("?"),
+            fault.addr,
+            match what {
+                Lost::Names => "function names are",
+                Lost::Lines => "files and lines are",
+            }
+        );
     }
 
     fn loaded(&self, modules: &Modules, memory: &Memory, index: usize) -> &Loaded {
@@ -130,6 +173,9 @@ impl Symbolizer {
         index: usize,
         addr: u64,
     ) -> Option<Symbol<'_>> {
+        if self.has_lost(index, Lost::Names) {
+            return None;
+        }
         let bias = modules.get(index).bias;
         let loaded = self.loaded(modules, memory, index);
         let named = loaded
@@ -193,7 +239,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
         .then(|| {
             module
                 .file_path()
-                .and_then(|path| open_verified(path, module.build_id))
+                .and_then(|path| open_verified(path, module.build_id.as_deref()))
         })
         .flatten();
     let mut errno = if premapped.is_none() && image.is_none() && module.file_path().is_some() {
@@ -251,7 +297,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
 fn read_unmapped(module: &Module) -> Option<ReadTable> {
     let read = |path: &[u8]| {
         let fd = open_path(path)?;
-        symread::read_table(&fd, module.build_id)
+        symread::read_table(&fd, module.build_id.as_deref())
     };
     let own = module.file_path().and_then(read);
     if own.as_ref().is_some_and(|t| t.index.is_full()) {
@@ -259,6 +305,7 @@ fn read_unmapped(module: &Module) -> Option<ReadTable> {
     }
     module
         .build_id
+        .as_deref()
         .and_then(debugfile::by_build_id)
         .and_then(|path| read(path.as_bytes()))
         .filter(|t| t.index.is_full())
@@ -274,7 +321,7 @@ fn premapped_executable(module: &Module) -> Option<&'static [u8]> {
     }
     let file = crate::symbolize::snapshot::get()?.exe_file?;
     let on_disk = ElfImage::parse(file)?.build_id();
-    (on_disk == module.build_id).then_some(file)
+    (on_disk == module.build_id.as_deref()).then_some(file)
 }
 
 /// Opens a file by a path that is not NUL-terminated.
@@ -303,14 +350,14 @@ pub fn open_verified(path: &[u8], build_id: Option<&[u8]>) -> Option<sys::Mappin
 }
 
 fn find_debug_file(module: &Module, image: Option<&ElfImage>) -> Option<sys::Mapping> {
-    if let Some(path) = module.build_id.and_then(debugfile::by_build_id)
-        && let Some(file) = open_verified(path.as_bytes(), module.build_id)
+    if let Some(path) = module.build_id.as_deref().and_then(debugfile::by_build_id)
+        && let Some(file) = open_verified(path.as_bytes(), module.build_id.as_deref())
     {
         return Some(file);
     }
     let (link, _crc) = image?.gnu_debuglink()?;
     debugfile::by_debuglink(&module.path, link)
-        .find_map(|path| open_verified(path.as_bytes(), module.build_id))
+        .find_map(|path| open_verified(path.as_bytes(), module.build_id.as_deref()))
 }
 
 /// Exported symbols from the loaded image: `DT_SYMTAB`, `DT_STRTAB`, and the

@@ -255,6 +255,35 @@ fn sync(i: usize, mut word: u64, mut record: Record) {
     }
 }
 
+/// Runs the program's handler of `action` (not `SIG_DFL` or `SIG_IGN`)
+/// for this delivery of `sig`, from inside one of faultdump's handlers,
+/// with the signals the kernel would have blocked for it added to the
+/// current mask.
+pub fn call_handler(
+    sig: i32,
+    action: &libc::sigaction,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+) {
+    let mut mask = action.sa_mask;
+    if action.sa_flags & libc::SA_NODEFER == 0 {
+        super::sigaddset(&mut mask, sig);
+    }
+    let old = super::sigmask(libc::SIG_BLOCK, &mask);
+    if action.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: with SA_SIGINFO the program installed a three-argument
+        // handler; it gets this delivery's arguments.
+        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { core::mem::transmute(action.sa_sigaction) };
+        f(sig, info, uc);
+    } else {
+        // SAFETY: without SA_SIGINFO the handler takes the number only.
+        let f: extern "C" fn(i32) = unsafe { core::mem::transmute(action.sa_sigaction) };
+        f(sig);
+    }
+    super::sigmask(libc::SIG_SETMASK, &old);
+}
+
 /// Takes `sig`: faultdump's `handler` (with [`OUR_FLAGS`] and `mask`) goes
 /// to the kernel, and the program's view starts as what the kernel had.
 /// False if `sig` is handled already or the kernel refused. One

@@ -1,16 +1,17 @@
-//! The process's memory map, and reads checked against it.
+//! The process's memory map, and reads of untrusted memory that fail
+//! instead of taking the dump down.
 //!
 //! A dump reads memory it cannot trust: stacks that may be smashed, loader
 //! lists another thread may be changing, pointers out of registers. Every such
 //! read goes through [`Memory`], which checks the address against the
-//! mappings read from `/proc/self/maps` once the other threads are stopped,
-//! or, where that file cannot be read, asks the kernel to copy the bytes
-//! (`process_vm_readv` on the own pid, which fails cleanly on a bad address).
-//! The check against the map cannot see everything that faults: pages of a
-//! file mapping past the end of the file, guard pages installed with
-//! `MADV_GUARD_INSTALL`, memory unmapped since by a thread that was not
-//! stopped. A read that faults there ends the dump through the fatal
-//! handler ("the dump itself failed", then the program's own death).
+//! mappings read from `/proc/self/maps` once the other threads are stopped
+//! (a cheap first filter: no device memory, no `[vvar]`), then copies under
+//! a recovery point ([`crate::sys::recover`]): the maps cannot show guard
+//! regions (`MADV_GUARD_INSTALL`), file pages past the end of the file, or
+//! memory unmapped since, and a fault there fails the read. Where the maps
+//! cannot be read, the kernel copies the bytes (`process_vm_readv` on the
+//! own pid, which fails cleanly on a bad address). [`Memory::slice`] lends
+//! memory in place: whoever reads it runs under a recovery point of its own.
 //! Runs in the dump (arena memory); `parse_maps` is pure.
 
 use alloc::vec;
@@ -201,9 +202,8 @@ impl Maps {
     }
 }
 
-/// Reads of process memory that fail, instead of faulting, on addresses
-/// outside the memory map (see the module documentation for the faults the
-/// map cannot see).
+/// Reads of process memory that fail instead of faulting (see the module
+/// doc).
 pub struct Memory {
     maps: Option<Maps>,
     /// The last mapping a read hit, checked first (stack reads cluster).
@@ -257,13 +257,14 @@ impl Memory {
         if !self.readable(addr, buf.len() as u64) {
             return false;
         }
-        // SAFETY: the range lies in readable mappings of this process.
-        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
-        true
+        // SAFETY: the range lies in readable mappings of this process; a
+        // fault there all the same fails the copy.
+        unsafe { sys::recover::copy(addr, buf) }
     }
 
-    /// A slice of process memory, if all of it is readable. The mapping may
-    /// be removed by another thread later; callers use it within the dump.
+    /// A slice of process memory, if the maps say all of it is readable.
+    /// Reading it may fault all the same (see the module doc): callers read
+    /// it under a recovery point, within the dump.
     pub fn slice(&self, addr: u64, len: u64) -> Option<&'static [u8]> {
         if len == 0 || !self.readable(addr, len) {
             return None;

@@ -21,6 +21,7 @@ pub mod libpthread;
 pub mod memory;
 pub mod raw;
 pub mod realsig;
+pub mod recover;
 pub mod reserve;
 
 use core::ffi::CStr;
@@ -56,6 +57,13 @@ pub fn gettid() -> i32 {
 pub use raw::getpid;
 
 /// Sends `sig` to one thread of this process.
+/// `kill` of the own process: the kernel gives the signal to one thread
+/// that does not block it.
+pub fn kill_own_process(sig: i32) -> bool {
+    // SAFETY: kill only takes integers.
+    unsafe { libc::syscall(libc::SYS_kill, getpid(), sig) == 0 }
+}
+
 pub fn tgkill(tid: i32, sig: i32) -> bool {
     // SAFETY: tgkill only takes integers.
     unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }
@@ -277,9 +285,11 @@ impl Mapping {
     /// next access refaults the same pages from the page cache; the second
     /// `mremap` grows the new mapping over the following file offsets (a
     /// file mapping may extend past what the loader mapped). `None` if
-    /// either call fails (then nothing is left mapped). Reading the result
-    /// past the file's end faults (`SIGBUS`): `file_len` must not exceed it
-    /// by a page or more.
+    /// either call fails (then nothing is left mapped). `file_len` is what
+    /// the file's header claims, not the file's size (no descriptor to ask
+    /// `fstat`): pages past the file's real end would fault (`SIGBUS`) when
+    /// read, so the mapping is cut back to the last page the kernel can
+    /// copy (`process_vm_readv` fails on such a page instead of faulting).
     ///
     /// # Safety
     ///
@@ -327,10 +337,39 @@ impl Mapping {
             return None;
         }
         core::mem::forget(mapping);
-        Some(Mapping {
+        let mut grown = Mapping {
             ptr: grown as *mut u8,
             len: file_len,
-        })
+        };
+        grown.cut_to_readable(len);
+        Some(grown)
+    }
+
+    /// Unmaps the pages past the last one the kernel can read, searching
+    /// from `known` bytes (readable) on: a file mapping's pages are
+    /// readable up to the file's end and fault after it.
+    fn cut_to_readable(&mut self, known: usize) {
+        let page = page_size();
+        let readable = |at: usize| {
+            let mut byte = [0u8; 1];
+            memory::kernel_copy(self.ptr as u64 + at as u64, &mut byte)
+        };
+        // Pages [0, lo) are readable; pages from hi on are not.
+        let (mut lo, mut hi) = (known.div_ceil(page), self.len.div_ceil(page));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if readable(mid * page) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let end = (lo * page).min(self.len);
+        if end < self.len {
+            // SAFETY: the tail of this mapping, which nothing refers to yet.
+            unsafe { raw::munmap(self.ptr.add(end).cast(), self.len - end) };
+            self.len = end;
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -472,15 +511,18 @@ pub fn consume_pending(sig: i32) {
 /// Whether `sig` can be queued at all: under qemu-user the two highest
 /// real-time signals are qemu's own (`sigaction` accepts them, queueing
 /// fails with EINVAL). Probed on the calling thread with the signal
-/// blocked, then taken back.
+/// blocked, then taken back. A full queue (EAGAIN: `RLIMIT_SIGPENDING`,
+/// shared by every process of the user) does not count against the
+/// signal: it can still be sent without data (see `dump::threads::park`).
 pub fn can_queue(sig: i32) -> bool {
     let old = sigmask(libc::SIG_BLOCK, &sigset_of(&[sig]));
     let queued = tgsigqueue(gettid(), sig, 0);
+    let full = !queued && errno() == libc::EAGAIN;
     if queued {
         consume_pending(sig);
     }
     sigmask(libc::SIG_SETMASK, &old);
-    queued
+    queued || full
 }
 
 /// The current disposition of `sig`.

@@ -37,9 +37,11 @@ pub fn install_fatal() -> usize {
 signal_entry!(fatal_entry, fatal_handler);
 
 fn fatal_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
-    let _errno = sys::ErrnoGuard::save();
     // SAFETY: the entry checked it: the kernel's siginfo_t for this signal.
     let info = unsafe { &*info };
+    // A bad read inside the dump, which the dump recovers from.
+    sys::recover::recover(sig, info);
+    let _errno = sys::ErrnoGuard::save();
     let Some(config) = crate::settings::get() else {
         die_as_before(sig, info, uc);
         return;

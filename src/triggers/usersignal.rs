@@ -152,23 +152,7 @@ fn chain(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
                 // the action: what is there now acts on this one.
                 return chain(sig, info, uc);
             }
-            let mut mask = previous.sa_mask;
-            if previous.sa_flags & libc::SA_NODEFER == 0 {
-                sys::sigaddset(&mut mask, sig);
-            }
-            let old = sys::sigmask(libc::SIG_BLOCK, &mask);
-            if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: with SA_SIGINFO the program installed a
-                // three-argument handler; it gets this delivery's arguments.
-                let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { core::mem::transmute(handler) };
-                f(sig, info, uc);
-            } else {
-                // SAFETY: without SA_SIGINFO the handler takes the number only.
-                let f: extern "C" fn(i32) = unsafe { core::mem::transmute(handler) };
-                f(sig);
-            }
-            sys::sigmask(libc::SIG_SETMASK, &old);
+            sys::dispositions::call_handler(sig, &previous, info, uc);
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - `gdb`: gdb's backtrace of the same run, the reference dumps are
 //!   compared with.
 //! - `minidump`: minidumps read by minidump-stackwalk and dump_syms.
+//! - `mutate`: damaged copies of ELF files, from fixed seeds.
 //! - `elf`: what binutils says of a file (readelf, nm), and the names the C
 //!   library's debug information gives.
 //! - `release`: building the release libraries, and what their ELF headers
@@ -22,6 +23,7 @@ mod dirs;
 mod elf;
 mod gdb;
 mod minidump;
+pub mod mutate;
 mod parse;
 mod programs;
 mod release;

@@ -161,6 +161,9 @@ fn line(memory: &Memory, layout: &Layout, frame: u64, code: u64) -> Option<u32> 
     } else {
         memory.slice(table + 32, len)?
     };
-    let line = lines::line_at(layout.table, bytes, first, addr)?;
+    // Read in place: under a recovery point (see `Memory::slice`).
+    let line = crate::sys::recover::guarded(|| lines::line_at(layout.table, bytes, first, addr))
+        .ok()
+        .flatten()?;
     u32::try_from(line).ok()
 }

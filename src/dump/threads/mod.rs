@@ -251,6 +251,19 @@ impl Walked {
 
     /// Releases the parked threads (unless the process dies), then prints.
     pub fn print(mut self, stacks: &mut Stacks, sink: &mut dyn Sink) {
+        if let Some(park) = self.others.park.as_ref().filter(|p| p.borrowed()) {
+            let mut note = Line::new();
+            note.push(b"faultdump: the program has a handler on every real-time signal: signal ");
+            note.dec(i64::from(park.signal()));
+            note.push(b" borrowed to stop the threads, the program's own passed on to its handler");
+            sink.note(note.as_bytes());
+        }
+        if self.others.park.as_ref().is_some_and(Park::blind) {
+            sink.note(
+                b"faultdump: the signal queue is full (RLIMIT_SIGPENDING): threads were \
+                  stopped one at a time with signals that carry no data",
+            );
+        }
         match self.others.fate {
             // Release the parked threads before the slow part (symbols).
             Fate::GoesOn => self.others.park = None,

@@ -15,6 +15,18 @@
 //! The handler runs on threads the arena does not serve: it allocates
 //! nothing, takes no lock, and touches only atomics and its own slot.
 //!
+//! When the queue is full (`RLIMIT_SIGPENDING` counts every signal pending
+//! for the user, which in a container is every process), queueing fails
+//! with EAGAIN. The kernel still delivers a real-time signal sent with
+//! `kill` (`SI_USER`) when the queue is full: it drops the signal's data,
+//! not the signal. So the threads the queue had no room for are stopped
+//! "blind", one `kill` of the process at a time: the kernel gives each to
+//! a thread that does not block the signal (parked threads block it, so
+//! each `kill` stops one more), and the handler of a signal without data
+//! (`SI_USER` from pid 0) finds its slot by its own tid. A signal without
+//! data that arrives after such a dump is taken for a late one of ours and
+//! ignored (the dumper also takes back the one left pending).
+//!
 //! The signal is chosen when the first dump needs it, among the real-time
 //! signals whose disposition is still the default, from `SIGRTMAX` down (the
 //! low ones are the ones programs and libraries pick first; glibc keeps 32
@@ -25,6 +37,17 @@
 //! meet the default action (which would end the process). The same signal
 //! sent by anyone else still ends the process, as it would have: the
 //! handler puts the default action back and lets it act.
+//!
+//! A program may own every real-time signal (timers, its own messaging).
+//! A dump then borrows the highest one: the park handler goes to the
+//! kernel while the program's view of the signal stays its own action
+//! ([`crate::sys::dispositions`]), and every delivery that is not a park
+//! is passed on to that action, in the order the kernel delivers them, so
+//! none of the program's is lost or reordered. When the dump ends with
+//! every park signal it sent taken, the signal is given back (the kernel
+//! gets the program's action again); otherwise the park handler stays, as
+//! for a free signal, and keeps passing the program's on. Should the
+//! program set the signal's action itself meanwhile, it takes it back.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -36,6 +59,10 @@ use crate::sys::arch::{Registers, reg};
 pub struct Slot {
     tid: AtomicI32,
     answered: AtomicU32,
+    /// Its park signal was sent.
+    sent: AtomicU32,
+    /// The queue had no room for its signal: it is stopped blind.
+    blind: AtomicU32,
     gregs: [AtomicU64; reg::COUNT],
 }
 
@@ -61,6 +88,8 @@ static RELEASED: AtomicU32 = AtomicU32::new(0);
 static PARK_UNTIL_NS: AtomicU64 = AtomicU64::new(0);
 /// Source of cookies.
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+/// A dump of this process stopped threads blind (see the module doc).
+static BLIND_USED: AtomicI32 = AtomicI32::new(0);
 
 /// The park signal if it is installed and still ours.
 pub fn current_signal() -> Option<i32> {
@@ -83,17 +112,21 @@ fn is_ours(sig: i32) -> bool {
 
 /// The park signal for a dump: the one installed if it is still ours,
 /// else the highest real-time signal still at its default disposition that
-/// `avoid` does not reject, installed now. `None` if there is none.
-/// Signal-safe (sigaction only); called with the dump lock held.
+/// `avoid` does not reject, installed now. When the program has a handler
+/// on every one, the highest the program owns is borrowed for the dump
+/// (see the module doc). `None` if there is none. Signal-safe (sigaction
+/// only); called with the dump lock held.
 pub fn signal(avoid: impl Fn(i32) -> bool) -> Option<i32> {
     if let Some(sig) = current_signal() {
         return Some(sig);
     }
     let taken = installed();
-    for sig in (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev() {
+    let free = |sig: i32| sys::sigaction_get(sig).sa_sigaction == libc::SIG_DFL;
+    let candidates = (libc::SIGRTMIN()..=libc::SIGRTMAX()).rev();
+    for sig in candidates.clone().filter(|&s| free(s)).chain(candidates) {
         if sig == taken
             || avoid(sig)
-            || sys::sigaction_get(sig).sa_sigaction != libc::SIG_DFL
+            || sys::dispositions::record(sig).is_some()
             || !sys::can_queue(sig)
         {
             continue;
@@ -117,20 +150,33 @@ extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::
     let _errno = sys::ErrnoGuard::save();
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let info = unsafe { &*info };
-    // SAFETY: si_pid and si_value are valid for SI_QUEUE signals, the
-    // only ones looked into.
-    let value = (info.si_code == libc::SI_QUEUE && unsafe { info.si_pid() } == sys::getpid())
+    // SAFETY: si_pid is valid for SI_QUEUE and SI_USER signals, si_value
+    // for SI_QUEUE ones, the only ones looked into.
+    let sender =
+        matches!(info.si_code, libc::SI_QUEUE | libc::SI_USER).then(|| unsafe { info.si_pid() });
+    let value = (info.si_code == libc::SI_QUEUE && sender == Some(sys::getpid()))
         .then(|| unsafe { info.si_value().sival_ptr } as u64);
-    let cookie = value.map_or(0, |v| (v >> 32) as u32);
-    let index = value.map_or(0, |v| v as u32 as usize);
+    // A `kill` whose data the full queue dropped: `SI_USER` from pid 0.
+    let blind = info.si_code == libc::SI_USER && sender == Some(0);
+    let (cookie, index) = match value {
+        Some(v) => ((v >> 32) as u32, v as u32 as usize),
+        None if blind && BLIND_USED.load(Ordering::Acquire) == sys::getpid() => {
+            match blind_slot() {
+                Some(found) => found,
+                // The program's own on a borrowed signal, or a late one of
+                // ours after its dump (ignored, not the default action).
+                None => {
+                    if program_owns(sig) {
+                        pass_on(sig, info, uc);
+                    }
+                    return;
+                }
+            }
+        }
+        None => (0, 0),
+    };
     if cookie == 0 {
-        // Not ours: someone else sent this signal, which would have ended
-        // the process without us. Give it back its default action; it is
-        // delivered again when this handler returns.
-        // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-        let default: libc::sigaction = unsafe { core::mem::zeroed() };
-        sys::sigaction_set(sig, &default);
-        sys::tgkill(sys::gettid(), sig);
+        pass_on(sig, info, uc);
         return;
     }
     INSIDE.fetch_add(1, Ordering::SeqCst);
@@ -170,6 +216,63 @@ extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::
     }
 }
 
+/// A delivery that is not a park: what the program set for the signal
+/// acts on it. Its own handler (on a borrowed signal) runs; `SIG_DFL`,
+/// which would have ended the process without us, is put back, and the
+/// signal is delivered again when this handler returns.
+fn pass_on(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
+    match view_handler(sig) {
+        libc::SIG_IGN => {}
+        libc::SIG_DFL => {
+            // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+            let default: libc::sigaction = unsafe { core::mem::zeroed() };
+            sys::sigaction_set(sig, &default);
+            sys::tgkill(sys::gettid(), sig);
+        }
+        _ => {
+            if let Some(record) = sys::dispositions::record(sig) {
+                let action = record.view.to_libc();
+                let info = (info as *const libc::siginfo_t).cast_mut();
+                sys::dispositions::call_handler(sig, &action, info, uc);
+            }
+        }
+    }
+}
+
+/// What the program sees as the handler of `sig`.
+fn view_handler(sig: i32) -> usize {
+    sys::dispositions::record(sig).map_or(libc::SIG_DFL, |r| r.view.handler)
+}
+
+/// Whether the program has a handler of its own on `sig` (a borrowed
+/// signal).
+fn program_owns(sig: i32) -> bool {
+    !matches!(view_handler(sig), libc::SIG_DFL | libc::SIG_IGN)
+}
+
+/// The published dump's cookie and the slot of the calling thread, if
+/// that slot waits for a blind signal.
+fn blind_slot() -> Option<(u32, usize)> {
+    INSIDE.fetch_add(1, Ordering::SeqCst);
+    let cookie = COOKIE.load(Ordering::SeqCst);
+    let slots = SLOTS.load(Ordering::Acquire);
+    let len = LEN.load(Ordering::Acquire);
+    let me = sys::gettid();
+    let found = (cookie != 0 && !slots.is_null())
+        .then(|| {
+            (0..len).find(|&i| {
+                // SAFETY: the table stays valid while COOKIE holds its
+                // cookie and INSIDE is non-zero (see `Park::drop`).
+                let slot = unsafe { &*slots.add(i) };
+                slot.tid.load(Ordering::Acquire) == me && slot.blind.load(Ordering::Acquire) != 0
+            })
+        })
+        .flatten()
+        .map(|i| (cookie, i));
+    INSIDE.fetch_sub(1, Ordering::SeqCst);
+    found
+}
+
 /// One dump's parked threads. Dropping it releases them.
 pub struct Park {
     sig: i32,
@@ -187,6 +290,8 @@ impl Park {
             .map(|&tid| Slot {
                 tid: AtomicI32::new(tid),
                 answered: AtomicU32::new(0),
+                sent: AtomicU32::new(0),
+                blind: AtomicU32::new(0),
                 gregs: [const { AtomicU64::new(0) }; reg::COUNT],
             })
             .collect();
@@ -206,11 +311,34 @@ impl Park {
     }
 
     /// Queues the park signal to the thread of slot `index`; false if the
-    /// thread is gone.
+    /// thread is gone. When the queue is full, the thread is left to be
+    /// stopped blind by [`Park::wait`].
     pub fn send(&self, index: usize) -> bool {
-        let tid = self.slots[index].tid.load(Ordering::Relaxed);
+        let slot = &self.slots[index];
         let value = u64::from(self.cookie) << 32 | index as u64;
-        sys::tgsigqueue(tid, self.sig, value)
+        if sys::tgsigqueue(slot.tid.load(Ordering::Relaxed), self.sig, value) {
+            slot.sent.store(1, Ordering::Release);
+            return true;
+        }
+        let full = sys::errno() == libc::EAGAIN;
+        if full {
+            slot.sent.store(1, Ordering::Release);
+            BLIND_USED.store(sys::getpid(), Ordering::Release);
+            slot.blind.store(1, Ordering::Release);
+        }
+        full
+    }
+
+    /// Whether the signal is one of the program's, borrowed.
+    pub fn borrowed(&self) -> bool {
+        program_owns(self.sig)
+    }
+
+    /// Whether the queue was full for some thread of this dump.
+    pub fn blind(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.blind.load(Ordering::Acquire) != 0)
     }
 
     pub fn answered(&self, index: usize) -> bool {
@@ -219,15 +347,25 @@ impl Park {
 
     /// Waits until every slot for which `expected` says yes has answered,
     /// or until `until_ns`.
+    /// Threads to be stopped blind get one `kill` of the process at a time,
+    /// each followed by a short wait for its answer.
     pub fn wait(&self, expected: impl Fn(usize) -> bool, until_ns: u64) {
+        const BLIND_STEP_NS: u64 = 2_000_000;
         loop {
             let seen = ANSWERS.load(Ordering::Acquire);
-            let missing = (0..self.slots.len()).any(|i| expected(i) && !self.answered(i));
+            let missing = |i: usize| expected(i) && !self.answered(i);
             let now = sys::monotonic_ns();
-            if !missing || now >= until_ns {
+            if !(0..self.slots.len()).any(missing) || now >= until_ns {
                 return;
             }
-            sys::futex_wait(&ANSWERS, seen, until_ns - now);
+            let blind = (0..self.slots.len())
+                .any(|i| missing(i) && self.slots[i].blind.load(Ordering::Acquire) != 0);
+            let mut until = until_ns;
+            if blind {
+                sys::kill_own_process(self.sig);
+                until = until.min(now + BLIND_STEP_NS);
+            }
+            sys::futex_wait(&ANSWERS, seen, until - now);
         }
     }
 
@@ -256,6 +394,17 @@ impl Drop for Park {
         }
         SLOTS.store(core::ptr::null_mut(), Ordering::Release);
         LEN.store(0, Ordering::Release);
+        if self.blind() {
+            // A `kill` no thread took yet: the dumper blocks the signal.
+            sys::consume_pending(self.sig);
+        }
+        let all_taken = self.slots.iter().all(|s| {
+            s.sent.load(Ordering::Acquire) == 0 || s.answered.load(Ordering::Acquire) != 0
+        });
+        if self.borrowed() && all_taken {
+            sys::dispositions::uninstall(self.sig);
+            SIGNAL.store(0, Ordering::Release);
+        }
         RELEASED.store(self.cookie, Ordering::Release);
         sys::futex_wake(&RELEASED, i32::MAX);
     }

@@ -463,6 +463,9 @@ impl Sink for JsonSink<'_> {
             }
             None => self.put(b"null"),
         }
+        if m.build_id_unreadable {
+            self.put(b",\"build_id_unreadable\":true");
+        }
         self.put(b"}");
     }
 
@@ -627,11 +630,13 @@ mod tests {
                 bias: 0x55d0_c0a0_0000,
                 path: b"/srv/app",
                 build_id: Some(&[0x3f, 0x2a, 0x9c]),
+                build_id_unreadable: false,
             });
             s.module(&ModuleLine {
                 bias: 0x7fff_0000_0000,
                 path: b"[vdso]",
                 build_id: None,
+                build_id_unreadable: true,
             });
             s.end(4242);
         }))
@@ -694,6 +699,8 @@ mod tests {
         assert_eq!(m[0]["base"], "0x55d0c0a00000");
         assert_eq!(m[0]["build_id"], "3f2a9c");
         assert_eq!(m[1]["build_id"], Value::Null);
+        assert_eq!(m[1]["build_id_unreadable"], true);
+        assert_eq!(m[0].get("build_id_unreadable"), None);
         assert_eq!(
             d["notes"],
             serde_json::json!(["faultdump: cannot open '/x': EACCES; writing to stderr"])

@@ -183,7 +183,12 @@ pub fn parse(env: &Environment, process: Process) -> Parsed {
     if let Some(value) = env.signal.filter(|v| !v.is_empty())
         && !process.secure
     {
-        for entry in value.split(|&b| b == b',') {
+        // Empty entries (`usr1,,usr2`, `,,,`) are one mistake, said once.
+        let is_empty = |entry: &[u8]| entry.iter().all(u8::is_ascii_whitespace);
+        if value.split(|&b| b == b',').any(is_empty) {
+            warn("FAULTHANDLER_SIGNAL", value, "empty entries in the list");
+        }
+        for entry in value.split(|&b| b == b',').filter(|e| !is_empty(e)) {
             match parse_user_signal(entry, process) {
                 Ok(s) if config.signals.iter().any(|e| e.signum == s.signum) => {
                     warn("FAULTHANDLER_SIGNAL", entry, "listed twice")
@@ -513,5 +518,23 @@ mod tests {
         assert!(
             parsed.warnings[0].starts_with("faultdump: ignoring FAULTHANDLER_TAGS='bad tag=1'")
         );
+    }
+
+    #[test]
+    fn empty_signal_entries_are_one_warning() {
+        for (value, signals) in [
+            (&b",,,"[..], 0),
+            (b",", 0),
+            (b" , ,", 0),
+            (b"usr1,,usr2,", 2),
+        ] {
+            let env = Environment {
+                signal: Some(value),
+                ..Default::default()
+            };
+            let p = parse(&env, PROC);
+            assert_eq!(p.config.signals.len(), signals);
+            assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        }
     }
 }
