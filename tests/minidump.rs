@@ -570,6 +570,45 @@ impl Drop for Mounted {
 
 /// A file system that fills up while the minidump is written: one line,
 /// no file left (the temporary one removed).
+/// Crashes at the same moment in many processes share the directory's
+/// limits: its lock makes the file cap and the crash-loop count hold when
+/// every process checks them at once.
+#[test]
+fn crashes_at_once_keep_the_directory_limits() {
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let storm = |dir: &Path, max_files: &str| {
+        let runs: Vec<Run> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..12)
+                .map(|_| {
+                    s.spawn(|| {
+                        Runner::new(&prog)
+                            .arg("crash")
+                            .env("FAULTHANDLER_MINIDUMP", dir)
+                            .env("FAULTHANDLER_MINIDUMP_MAX_FILES", max_files)
+                            .run()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for run in &runs {
+            run.assert_killed_by(libc::SIGSEGV);
+            assert_complete(run);
+        }
+    };
+    // The same crash twelve times at once: three minidumps, nine counted.
+    let dir = scratch_dir("minidump-at-once");
+    storm(&dir, "32");
+    assert_eq!(minidumps(&dir).len(), 3);
+    let state = std::fs::read_to_string(dir.join(".faultdump-crashloop")).unwrap();
+    let fields: Vec<&str> = state.split_whitespace().collect();
+    assert_eq!(fields[2..], ["3", "9"], "{state}");
+    // A cap of two: never more, however many check it together.
+    let dir = scratch_dir("minidump-at-once-capped");
+    storm(&dir, "2");
+    assert_eq!(minidumps(&dir).len(), 2);
+}
+
 #[test]
 fn a_full_file_system_costs_one_line() {
     let dir = scratch_dir("minidump-full");

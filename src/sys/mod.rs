@@ -193,6 +193,15 @@ impl Fd {
     }
 }
 
+/// Takes the exclusive `flock` of `fd`'s open file description, without
+/// waiting; false if another description holds it (or on error). The kernel
+/// drops it when the last descriptor of the description closes, so a holder
+/// that dies never leaves it taken.
+pub fn try_flock(fd: i32) -> bool {
+    // SAFETY: flock on any integer is safe; failure is reported.
+    unsafe { libc::syscall(libc::SYS_flock, fd, libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: the descriptor was opened by this code and is closed once.

@@ -118,6 +118,16 @@ pub fn write(dump: &Dump, note: &mut dyn FnMut(&[u8])) {
             return;
         }
     };
+    // One writer at a time in the directory, across processes: the file cap
+    // and the crash-loop state are read, then acted on; two processes that
+    // crash together would otherwise both see room for one more. Bounded by
+    // the dump's deadline; the lock goes with the descriptor.
+    if !lock_dir(&dir, dump.deadline_ns) {
+        say(&mut line, b"", None);
+        line.push(b"another process's minidump held the directory until the deadline");
+        note(line.as_bytes());
+        return;
+    }
     if let Some(free) = dir.free_bytes()
         && free < settings.min_free
     {
@@ -220,6 +230,23 @@ pub fn write(dump: &Dump, note: &mut dyn FnMut(&[u8])) {
         line.clear();
         cut.say(settings.max_size, &mut line);
         note(line.as_bytes());
+    }
+}
+
+/// How long to sleep between tries of the directory's lock.
+const LOCK_RETRY_NS: u64 = 1_000_000;
+
+/// Waits for the directory's `flock` until `deadline_ns`.
+fn lock_dir(dir: &sys::Fd, deadline_ns: u64) -> bool {
+    loop {
+        if sys::try_flock(dir.0) {
+            return true;
+        }
+        let now = sys::monotonic_ns();
+        if now >= deadline_ns {
+            return false;
+        }
+        sys::sleep_ns(LOCK_RETRY_NS.min(deadline_ns - now));
     }
 }
 

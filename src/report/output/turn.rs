@@ -310,11 +310,6 @@ pub fn give_up_at(now_ns: u64, deadline_ns: u64) -> u64 {
     deadline_ns - (left / 2).min(WRITE_RESERVE_NS)
 }
 
-fn try_lock(fd: i32) -> bool {
-    // SAFETY: flock on a descriptor of ours; failure is reported.
-    unsafe { libc::syscall(libc::SYS_flock, fd, libc::LOCK_EX | libc::LOCK_NB) == 0 }
-}
-
 impl Turn {
     /// Looks at `fd`, finds how to write to it and its lock, and waits for
     /// the lock until [`give_up_at`].
@@ -371,7 +366,7 @@ impl Turn {
         let start = sys::monotonic_ns();
         let give_up = give_up_at(start, deadline_ns);
         for fd in self.locks.into_iter().filter(|&fd| fd >= 0) {
-            while !try_lock(fd) {
+            while !sys::try_flock(fd) {
                 let now = sys::monotonic_ns();
                 if now >= give_up {
                     self.late = true;
@@ -502,7 +497,7 @@ mod tests {
         assert!(a >= 0);
         let b = open_lock_path(p);
         assert!(b >= 0, "the existing file is opened");
-        assert!(try_lock(a) && !try_lock(b));
+        assert!(sys::try_flock(a) && !sys::try_flock(b));
         close(a);
         close(b);
         let meta = std::fs::metadata(dir.join("x.lock")).unwrap();
