@@ -146,10 +146,16 @@
 //! `readlinkat`, `getdents64`, `ppoll`, `write`, `sendto`, `writev`, `prctl`,
 //! `process_vm_readv`, `kcmp` (`KCMP_VM`, only when another process holds
 //! the dump lock), `nanosleep`/`clock_nanosleep`, `sched_yield`;
-//! `clock_gettime` through the vDSO. It reads `/proc/self/maps`,
-//! `/proc/self/exe`, `/proc/self/task/*/{status,syscall,comm}` and
-//! `/proc/self/fd/N`, opens modules' files and their debug files read-only,
-//! and may create an empty lock file in `/dev/shm` or `/tmp`. Without
+//! `clock_gettime` through the vDSO; with `FAULTHANDLER_MINIDUMP`, also
+//! `pwrite64`, `ftruncate`, `renameat`, `unlinkat`, `fstatfs`, `uname` and
+//! `sched_getaffinity`. It reads `/proc/self/maps`, `/proc/self/exe`,
+//! `/proc/self/task/*/{status,syscall,comm}`, `/proc/self/fd/N`,
+//! `/proc/self/{cgroup,mountinfo}` and the Kubernetes service account's
+//! namespace file (the `Origin:` line), and for a minidump
+//! `/proc/self/{status,cmdline,auxv}`; it opens modules' files and their
+//! debug files read-only, may create an empty lock file in `/dev/shm` or
+//! `/tmp`, and writes minidumps (and a crash-loop state file) only in the
+//! minidump directory. Without
 //! `/proc` it checks memory with `process_vm_readv`. Every one of them goes
 //! through [`sys`].
 //!
