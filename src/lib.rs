@@ -252,3 +252,12 @@ fn selftest_unsafe_call(on_dump_stack: bool) {
         libc::free(core::hint::black_box(p));
     }
 }
+
+/// The fault of the `selftest-fault-in-dump` build: a read of an address
+/// that is never mapped, outside any recovery point, as a bug of our own
+/// would be.
+#[cfg(feature = "selftest-fault-in-dump")]
+fn selftest_fault() {
+    // SAFETY: deliberately faults; never built outside the test.
+    unsafe { core::ptr::read_volatile(core::hint::black_box(8usize) as *const u8) };
+}

@@ -9,37 +9,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use common::spy::{assert_safe, run_checked};
 use common::*;
 
-/// The library built with `selftest-unsafe-handler`, in its own target
-/// directory, cheaply (no LTO, little optimisation): built once per run.
+/// The positive control's library (see [`selftest_library`]).
 fn unsafe_library() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = root().join("target/selftest");
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--release",
-                    "--features",
-                    "selftest-unsafe-handler",
-                ])
-                .current_dir(root())
-                .env("CARGO_TARGET_DIR", &target)
-                .env("CARGO_PROFILE_RELEASE_LTO", "false")
-                .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
-                .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
-                .status()
-                .expect("cargo");
-            assert!(status.success(), "building the positive-control library");
-            target.join("release/libfaultdump.so")
-        })
-        .clone()
+    selftest_library("selftest-unsafe-handler")
 }
 
 #[test]

@@ -270,6 +270,8 @@ fn write(config: &Config, trigger: &Trigger, options: Options) {
     let unstopped_memory = Memory::new(None);
     let mut abort_buf = [0u8; 1024];
     let abort_message = write_event(sink, trigger, &memory, maps_errno, &mut abort_buf);
+    #[cfg(feature = "selftest-fault-in-dump")]
+    crate::selftest_fault();
 
     // A minidump for a dump the process does not survive, never for a
     // privileged one (its memory is not its caller's to read).

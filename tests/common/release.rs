@@ -134,3 +134,29 @@ pub fn unexpected_exports(lib: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// The library built with a test-only `feature`, in its own target
+/// directory, cheaply (no LTO, little optimisation): built once per test
+/// process and feature.
+pub fn selftest_library(feature: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, std::path::PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(f, _)| f == feature) {
+        return path.clone();
+    }
+    let target = root().join("target").join(feature);
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--features", feature])
+        .current_dir(super::root())
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the library with {feature}");
+    let path = target.join("release/libfaultdump.so");
+    built.push((feature.to_string(), path.clone()));
+    path
+}

@@ -86,3 +86,41 @@ fn same_signal_fault_inside_the_dump_is_recovered_and_dies_as_the_program() {
     assert_eq!(dump.current().names()[0], "bus_with_frame_past_eof");
     assert!(!dump.modules.is_empty(), "{}", run.stderr);
 }
+
+/// A fault of our own inside the dump, of the signal being handled (a
+/// SIGSEGV while dumping a SIGSEGV, outside any recovery point: the
+/// `selftest-fault-in-dump` build reads a bad address after the event line)
+/// reaches the fatal handler, which says so in one line and lets the
+/// program die of its own signal; and the same for a fault of another
+/// signal's dump (SIGSEGV while dumping SIGABRT).
+#[test]
+fn a_fault_of_our_own_inside_the_dump_says_so_and_dies_as_the_program() {
+    let lib = selftest_library("selftest-fault-in-dump");
+    let lib = lib.to_string_lossy().into_owned();
+    for (mode, signal, event) in [
+        (
+            "segv",
+            libc::SIGSEGV,
+            "Fatal error: Segmentation fault (SIGSEGV",
+        ),
+        ("abrt", libc::SIGABRT, "Fatal error: Aborted (SIGABRT"),
+    ] {
+        let run = Runner::new(faults_o0())
+            .arg(mode)
+            .preload(&lib)
+            .timeout(Duration::from_secs(20))
+            .run();
+        run.assert_killed_by(signal);
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(event))
+            .unwrap_or_else(|| panic!("{mode}: no event line: {}", run.stderr));
+        assert!(
+            lines[at..]
+                .contains(&"faultdump: the dump itself failed with SIGSEGV; ending the process"),
+            "{mode}: {}",
+            run.stderr
+        );
+    }
+}
