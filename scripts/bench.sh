@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every benchmark (start-up, fatal dumps, threads, DWARF, Python, crash storms,
+# minidumps, start-up with the origin and minidump variables set,
 # sigaction) against the
 # empty preload and prints a summary table (markdown) with PASS/FAIL per
 # target. Takes the library through FAULTDUMP_LIB (default
 # target/release/libfaultdump.so) and BENCH_SCALE (run counts, default 1).
 # Exits 1 if a target was missed.
 #
-# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench.sh [startup|crash|threads|dwarf|python|storm|sigaction]...
+# Usage: [FAULTDUMP_LIB=FILE] [BENCH_SCALE=N] scripts/bench.sh [startup|crash|threads|dwarf|python|storm|sigaction|minidump|origin]...
 #        (none: all of them; scripts/bench-NAME.sh --help says what each measures)
 set -euo pipefail
 case "${1:-}" in -h | --help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
@@ -21,7 +22,7 @@ fi
 export BENCH_RT
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(startup crash threads dwarf python storm sigaction)
+[ ${#parts[@]} -gt 0 ] || parts=(startup crash threads dwarf python storm sigaction minidump origin)
 for part in "${parts[@]}"; do
   scripts/bench-"$part".sh
   echo
