@@ -218,6 +218,29 @@ fn upload(shell: Shell, test: &str, spool: &Path, to: &str, args: &[&str]) -> Op
     Some(out)
 }
 
+/// Runs `runner` (faultdump-run, with any options of its own already given)
+/// with `spool` as its minidump spool and an upload to `dsn`, over
+/// `sh -c command`; the command sees `$DUMP` (a dump to copy into the spool,
+/// as the library would write one) and `$SPOOL`.
+fn run_over_shell(
+    runner: &mut Command,
+    spool: &Path,
+    dsn: &str,
+    dump: &Path,
+    command: &str,
+) -> Output {
+    runner
+        .arg("--minidump")
+        .arg(spool)
+        .arg("--upload")
+        .arg(dsn)
+        .args(["--", "sh", "-c", command])
+        .env("DUMP", dump)
+        .env("SPOOL", spool)
+        .output()
+        .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -457,19 +480,11 @@ fn runner_uploads_when_its_command_dies() {
     let dump = dir.join("dump.dmp");
     std::fs::write(&dump, fake_minidump(700, 3)).unwrap();
     let run = |command: &str| {
-        Command::new(script("faultdump-run"))
-            .arg("--minidump")
-            .arg(&spool)
-            .arg("--upload")
-            .arg(server.dsn())
-            .arg("--upload-timeout")
-            .arg("20")
-            .args(["--", "sh", "-c", command])
-            .env("DUMP", &dump)
-            .env("SPOOL", &spool)
-            .env("FAULTDUMP_LIB", lib_path())
-            .output()
-            .unwrap()
+        let mut runner = Command::new(script("faultdump-run"));
+        runner
+            .args(["--upload-timeout", "20"])
+            .env("FAULTDUMP_LIB", lib_path());
+        run_over_shell(&mut runner, &spool, &server.dsn(), &dump, command)
     };
     // A crash: the program writes a dump into the spool and dies of SIGSEGV.
     let out = run("cp \"$DUMP\" \"$SPOOL/crash.dmp\"; kill -SEGV $$");
@@ -674,21 +689,13 @@ fn installed_with_the_library() {
     let spool = spool_with(&dir, &[]);
     let dump = dir.join("dump.dmp");
     std::fs::write(&dump, fake_minidump(100, 5)).unwrap();
-    let out = Command::new(bin.join("faultdump-run"))
-        .arg("--minidump")
-        .arg(&spool)
-        .arg("--upload")
-        .arg(server.dsn())
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "cp \"$DUMP\" \"$SPOOL/x.dmp\"; kill -ABRT $$",
-        ])
-        .env("DUMP", &dump)
-        .env("SPOOL", &spool)
-        .output()
-        .unwrap();
+    let out = run_over_shell(
+        &mut Command::new(bin.join("faultdump-run")),
+        &spool,
+        &server.dsn(),
+        &dump,
+        "cp \"$DUMP\" \"$SPOOL/x.dmp\"; kill -ABRT $$",
+    );
     assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("faultdump: pid"),
@@ -720,24 +727,16 @@ fn runner_under_busybox() {
     let spool = spool_with(&dir, &[]);
     let dump = dir.join("dump.dmp");
     std::fs::write(&dump, fake_minidump(300, 6)).unwrap();
-    let out = cmd
-        .arg(script("faultdump-run"))
+    cmd.arg(script("faultdump-run"))
         .arg("--library")
-        .arg(lib_path())
-        .arg("--minidump")
-        .arg(&spool)
-        .arg("--upload")
-        .arg(server.dsn())
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "cp \"$DUMP\" \"$SPOOL/x.dmp\"; kill -BUS $$",
-        ])
-        .env("DUMP", &dump)
-        .env("SPOOL", &spool)
-        .output()
-        .unwrap();
+        .arg(lib_path());
+    let out = run_over_shell(
+        &mut cmd,
+        &spool,
+        &server.dsn(),
+        &dump,
+        "cp \"$DUMP\" \"$SPOOL/x.dmp\"; kill -BUS $$",
+    );
     assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{}", stderr(&out));
     assert!(
         server.accepted().contains(&fake_minidump(300, 6)),
