@@ -29,44 +29,29 @@ fn assert_computing_threads_shown(dump: &Dump, stderr: &str) {
     );
 }
 
-fn note<'a>(dump: &'a Dump, start: &str) -> Option<&'a str> {
-    dump.notes
-        .iter()
-        .map(String::as_str)
-        .find(|n| n.starts_with(start))
+/// `signal_queue MODE` dies of SIGSEGV with a complete dump that shows the
+/// computing threads and a note starting with `noted`.
+fn assert_crash_shows_threads_and_note(mode: &str, noted: &str) {
+    let run = Runner::new(program()).arg(mode).run();
+    run.assert_killed_by(libc::SIGSEGV);
+    let dump = assert_complete(&run);
+    assert_computing_threads_shown(&dump, &run.stderr);
+    assert!(dump.note(noted).is_some(), "{}", run.stderr);
 }
 
 #[test]
 fn full_signal_queue_with_computing_threads() {
-    let run = Runner::new(program()).arg("full").run();
-    run.assert_killed_by(libc::SIGSEGV);
-    let dump = assert_complete(&run);
-    assert_computing_threads_shown(&dump, &run.stderr);
-    assert!(
-        note(
-            &dump,
-            "faultdump: the signal queue is full (RLIMIT_SIGPENDING)"
-        )
-        .is_some(),
-        "{}",
-        run.stderr
+    assert_crash_shows_threads_and_note(
+        "full",
+        "faultdump: the signal queue is full (RLIMIT_SIGPENDING)",
     );
 }
 
 #[test]
 fn program_owning_every_realtime_signal_crashes() {
-    let run = Runner::new(program()).arg("owned").run();
-    run.assert_killed_by(libc::SIGSEGV);
-    let dump = assert_complete(&run);
-    assert_computing_threads_shown(&dump, &run.stderr);
-    assert!(
-        note(
-            &dump,
-            "faultdump: the program has a handler on every real-time signal"
-        )
-        .is_some(),
-        "{}",
-        run.stderr
+    assert_crash_shows_threads_and_note(
+        "owned",
+        "faultdump: the program has a handler on every real-time signal",
     );
 }
 

@@ -37,13 +37,6 @@ fn gdb(args: &[&str]) -> Vec<String> {
     gdb_backtrace_past_main(&trouble(), args, &[], &[])
 }
 
-fn note<'a>(dump: &'a Dump, start: &str) -> Option<&'a str> {
-    dump.notes
-        .iter()
-        .map(String::as_str)
-        .find(|n| n.starts_with(start))
-}
-
 #[test]
 fn address_space_exhausted_then_null_write() {
     let run = run_safe("RLIMIT_AS exhausted", &["oom"]);
@@ -54,7 +47,8 @@ fn address_space_exhausted_then_null_write() {
     // dump runs in the memory reserved at start-up, without DWARF.
     assert_matches_gdb(current, &gdb(&["oom"]), "oom_write", Some("main"));
     assert!(
-        note(&dump, "faultdump: DWARF skipped: no memory could be mapped").is_some(),
+        dump.note("faultdump: DWARF skipped: no memory could be mapped")
+            .is_some(),
         "{}",
         run.stderr
     );
@@ -82,11 +76,8 @@ fn no_proc_in_a_private_mount_namespace() {
     assert_eq!(dump.exe, trouble().to_string_lossy(), "{}", run.stderr);
     assert_matches_gdb(dump.current(), &gdb(&["nested"]), "nested_inner", None);
     assert!(
-        note(
-            &dump,
-            "faultdump: /proc/self/maps could not be read (No such file"
-        )
-        .is_some(),
+        dump.note("faultdump: /proc/self/maps could not be read (No such file")
+            .is_some(),
         "{}",
         run.stderr
     );
@@ -98,11 +89,8 @@ fn open_denied_by_seccomp() {
     let dump = run.dump();
     assert_executable_named_without_open(&dump, &run.stderr);
     assert!(
-        note(
-            &dump,
-            "faultdump: /proc/self/maps could not be read (Operation not permitted)"
-        )
-        .is_some(),
+        dump.note("faultdump: /proc/self/maps could not be read (Operation not permitted)")
+            .is_some(),
         "{}",
         run.stderr
     );
@@ -155,7 +143,8 @@ fn assert_executable_named_without_open(dump: &Dump, stderr: &str) {
         Some("main"),
     );
     assert!(
-        note(dump, "faultdump: could not read ").is_some_and(|n| n.contains("libc.so.6")),
+        dump.note("faultdump: could not read ")
+            .is_some_and(|n| n.contains("libc.so.6")),
         "{stderr}"
     );
 }

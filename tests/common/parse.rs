@@ -134,6 +134,15 @@ impl Dump {
     pub fn text(&self) -> String {
         self.lines.join("\n")
     }
+
+    /// The first note (a `faultdump: ` line about the dump itself) that
+    /// starts with `start`.
+    pub fn note(&self, start: &str) -> Option<&str> {
+        self.notes
+            .iter()
+            .map(String::as_str)
+            .find(|n| n.starts_with(start))
+    }
 }
 
 /// The first JSON dump in `text`: the first line that is a JSON dump's
