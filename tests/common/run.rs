@@ -218,13 +218,20 @@ pub fn assert_segv_sent_by_itself(dump: &Dump, run: &Run) {
     );
 }
 
-/// Runs scripts/faultdump-symbolize on `input`; its standard output.
-pub fn run_symbolize(args: &[&str], input: &str) -> String {
+/// scripts/faultdump-symbolize, for a test to give its arguments and
+/// environment before `symbolize_output`.
+pub fn symbolize_command() -> Command {
+    Command::new(root().join("scripts/faultdump-symbolize"))
+}
+
+/// Runs `cmd` (a `symbolize_command`) on `input`; asserts it succeeded; its
+/// standard output and standard error.
+pub fn symbolize_output(cmd: &mut Command, input: &str) -> (String, String) {
     use std::io::Write;
-    let mut child = Command::new(root().join("scripts/faultdump-symbolize"))
-        .args(args)
+    let mut child = cmd
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -234,8 +241,14 @@ pub fn run_symbolize(args: &[&str], input: &str) -> String {
         .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// Runs scripts/faultdump-symbolize on `input`; its standard output.
+pub fn run_symbolize(args: &[&str], input: &str) -> String {
+    symbolize_output(symbolize_command().args(args), input).0
 }
 
 /// Starts `cmd`. A program file a test has just written can be refused for

@@ -31,23 +31,7 @@ fn separate_debug_file_by_debuglink() {
             &[&format!("--add-gnu-debuglink={}", s(&debug)), s(&lib)],
         );
         assert_eq!(section_flags(&lib, ".debug_info"), None);
-        let prog = dir.join("split_main");
-        let src = programs_dir().join("split_main.c");
-        let rpath = format!("-Wl,-rpath,{}", s(&dir));
-        let libdir = format!("-L{}", s(&dir));
-        sh(
-            "gcc",
-            &[
-                "-O2",
-                "-g",
-                s(&src),
-                "-o",
-                s(&prog),
-                &libdir,
-                "-lsplit",
-                &rpath,
-            ],
-        );
+        let prog = build_split_main(&dir, s(&dir));
         let frames = crash_matches_gdb(&prog, &[], &[], libc::SIGSEGV);
         assert_eq!(base_name(&frames[0].function), "split_store", "{place}");
         assert!(frames[0].inlined);

@@ -196,30 +196,17 @@ fn symbolize(
     hide: bool,
     env: &[(&str, &str)],
 ) -> (String, String) {
-    let mut cmd = Command::new(root().join("scripts/faultdump-symbolize"));
+    let mut cmd = symbolize_command();
     // The servers are on loopback: never through a proxy of the machine.
     cmd.env("DEBUGINFOD_URLS", urls)
         .env("DEBUGINFOD_CACHE_PATH", cache)
         .env("no_proxy", "127.0.0.1")
         .env("NO_PROXY", "127.0.0.1")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .envs(env.iter().copied());
     if hide {
         without_system_debug_files(&mut cmd);
     }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(out.status.success(), "{stderr}");
-    (String::from_utf8(out.stdout).unwrap(), stderr)
+    symbolize_output(&mut cmd, input)
 }
 
 /// The lines faultdump-symbolize said about itself.
@@ -273,21 +260,7 @@ fn split_program(dir: &Path) -> (PathBuf, PathBuf) {
     );
     let build = fresh_dir(dir.join("split-build"));
     std::fs::copy(&lib, build.join("libsplit.so")).unwrap();
-    let prog = build.join("split_main");
-    let src = programs_dir().join("split_main.c");
-    sh(
-        "gcc",
-        &[
-            "-O2",
-            "-g",
-            s(&src),
-            "-o",
-            s(&prog),
-            &format!("-L{}", s(&build)),
-            "-lsplit",
-            "-Wl,-rpath,$ORIGIN",
-        ],
-    );
+    let prog = build_split_main(&build, "$ORIGIN");
     (prog, build.join("libsplit.so"))
 }
 

@@ -1,6 +1,6 @@
 //! What the themes share: comparing our frames with gdb's, running tools.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
@@ -118,6 +118,27 @@ pub fn section_flags(file: &Path, section: &str) -> Option<String> {
             String::new()
         }
     })
+}
+
+/// Builds `split_main` in `dir`, linked to the `libsplit.so` there
+/// (`-lsplit`), which it finds at run time through `rpath`.
+pub fn build_split_main(dir: &Path, rpath: &str) -> PathBuf {
+    let prog = dir.join("split_main");
+    let src = programs_dir().join("split_main.c");
+    sh(
+        "gcc",
+        &[
+            "-O2",
+            "-g",
+            s(&src),
+            "-o",
+            s(&prog),
+            &format!("-L{}", s(dir)),
+            "-lsplit",
+            &format!("-Wl,-rpath,{rpath}"),
+        ],
+    );
+    prog
 }
 
 pub fn sh(cmd: &str, args: &[&str]) {
