@@ -5,7 +5,7 @@
 #  - the text dump of 100 live idle threads as it is by default (all threads
 #    dumped, C-library frames with file and line from DWARF, libc6-dbg's
 #    compressed debug file where installed): at most 20 ms more than the
-#    empty preload's run (issue 18);
+#    empty preload's run;
 #  - the same with symbol names only (no DWARF): < 100 ms more;
 #  - creating and joining 10,000 threads, each given its alternate signal
 #    stack by the library's pthread_create wrapper: at most 1.2x. Measured
