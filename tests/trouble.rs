@@ -196,14 +196,39 @@ fn library_loaded_after_start_is_found() {
 /// error" with no frame.
 #[test]
 fn a_symbol_table_bigger_than_the_reserved_arena_gives_fewer_names() {
-    // Many one-instruction functions, assembled (gcc would take minutes to
-    // compile as many C functions).
-    let asm = out_dir().join("big_symtab_functions.s");
+    let run = run_big_symtab("big_symtab", 560_000, "p");
+    let dump = assert_fewer_names(&run);
+    // Every frame shown; the program's own functions are global, kept in
+    // place of the local ones.
+    dump.current()
+        .assert_chain(&["big_crash", "big_outer", "main"]);
+}
+
+/// The same with names too long to read at all (280,000 functions, 9 MiB
+/// of names, past what a dump reads of one string table): the table is
+/// left out, the frames are still shown, named or not, and one line says
+/// that names were lost.
+#[test]
+fn symbol_names_too_big_to_read_are_left_out_and_said_so() {
+    let run = run_big_symtab(
+        "big_symnames",
+        280_000,
+        "a_function_with_a_rather_long_name_",
+    );
+    let dump = assert_fewer_names(&run);
+    assert!(dump.current().frames.len() >= 3, "{}", run.stderr);
+}
+
+/// A program with `count` one-instruction functions named `prefix` and a
+/// hex number, assembled (gcc would take minutes to compile as many C
+/// functions), crashed in the low-memory mode.
+fn run_big_symtab(name: &str, count: usize, prefix: &str) -> Run {
+    let asm = out_dir().join(format!("{name}_functions.s"));
     if !asm.exists() {
         let mut text = String::from(".text\n");
-        for i in 0..560_000 {
+        for i in 0..count {
             text.push_str(&format!(
-                ".type p{i:05x},@function\np{i:05x}: ret\n.size p{i:05x},1\n"
+                ".type {prefix}{i:05x},@function\n{prefix}{i:05x}: ret\n.size {prefix}{i:05x},1\n"
             ));
         }
         text.push_str(".section .note.GNU-stack,\"\",@progbits\n");
@@ -211,15 +236,17 @@ fn a_symbol_table_bigger_than_the_reserved_arena_gives_fewer_names() {
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, &asm).unwrap();
     }
-    let prog = build_c(
-        "big_symtab.c",
-        "big_symtab",
-        &["-O0", "-g", asm.to_str().unwrap()],
-    );
+    let prog = build_c("big_symtab.c", name, &["-O0", "-g", asm.to_str().unwrap()]);
     let run = Runner::new(&prog).run();
     run.assert_killed_by(libc::SIGSEGV);
+    run
+}
+
+/// A whole dump, in the reserved arena, with the line that says names were
+/// left out for want of dump memory, and no internal error.
+fn assert_fewer_names(run: &Run) -> Dump {
     assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
-    let dump = assert_complete(&run);
+    let dump = assert_complete(run);
     let noted = |what: &str| dump.notes.iter().any(|n| n.contains(what));
     assert!(
         noted("the dump runs in the 16 MiB reserved at start-up"),
@@ -231,10 +258,7 @@ fn a_symbol_table_bigger_than_the_reserved_arena_gives_fewer_names() {
         "{}",
         run.stderr
     );
-    // Every frame shown; the program's own functions are global, kept in
-    // place of the local ones.
-    dump.current()
-        .assert_chain(&["big_crash", "big_outer", "main"]);
+    dump
 }
 
 /// Issue 17, item 8: a vfork child crashes while a thread of its parent is

@@ -40,6 +40,9 @@ struct Loaded {
     /// The table read through a fixed buffer, when the file could not be
     /// mapped (then `index` is `None`).
     read: Option<ReadTable>,
+    /// A table read through the fixed buffer had names too big for the
+    /// dump memory left: they are not shown (see [`Symbolizer::short_note`]).
+    names_left_out: bool,
     /// The module's own file, when it is the image that is loaded: mapped
     /// (or, the executable's, remapped from its image) by this dump
     /// (`image`), or at start-up (the executable's).
@@ -126,7 +129,8 @@ impl Symbolizer {
                 });
             }
             let short = loaded.index.as_ref().is_some_and(SymbolIndex::is_short)
-                || loaded.read.as_ref().is_some_and(|r| r.index.is_short());
+                || loaded.read.as_ref().is_some_and(|r| r.index.is_short())
+                || loaded.names_left_out;
             self.short.set(self.short.get() + usize::from(short));
             Box::new(loaded)
         })
@@ -225,6 +229,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
                 .and_then(ElfImage::parse)
                 .and_then(|i| i.symbol_index()),
             read: None,
+            names_left_out: false,
             file: None,
             _image: None,
             debug: None,
@@ -272,9 +277,12 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
     let mut index = full(&parsed).or_else(|| full(&parsed_debug));
     // A file that could not be mapped (no address space left): its tables
     // are read through a fixed buffer instead.
+    let mut too_big = false;
     let read = (index.is_none() && errno == libc::ENOMEM)
-        .then(|| read_unmapped(module))
+        .then(|| read_unmapped(module, &mut too_big))
         .flatten();
+    // A full table was there, but not its names: the exported ones serve.
+    let names_left_out = too_big && !read.as_ref().is_some_and(|t| t.index.is_full());
     if read.is_none() {
         index = index
             .or_else(|| parsed.as_ref().and_then(|i| i.symbol_index()))
@@ -284,6 +292,7 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
     let loaded = Loaded {
         index,
         read,
+        names_left_out,
         file,
         _image: image,
         debug,
@@ -294,12 +303,12 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
 /// The best symbol table of a module whose file could not be mapped, read
 /// through a fixed buffer: the file's `.symtab`, else its debug file's (by
 /// build-id), else the file's `.dynsym`.
-fn read_unmapped(module: &Module) -> Option<ReadTable> {
-    let read = |path: &[u8]| {
+fn read_unmapped(module: &Module, too_big: &mut bool) -> Option<ReadTable> {
+    let mut read = |path: &[u8]| {
         let fd = open_path(path)?;
-        symread::read_table(&fd, module.build_id.as_deref())
+        symread::read_table(&fd, module.build_id.as_deref(), too_big)
     };
-    let own = module.file_path().and_then(read);
+    let own = module.file_path().and_then(&mut read);
     if own.as_ref().is_some_and(|t| t.index.is_full()) {
         return own;
     }

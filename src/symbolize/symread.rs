@@ -32,7 +32,9 @@ pub struct ReadTable {
 
 /// The best symbol table of the file open on `fd` (`.symtab`, else
 /// `.dynsym`), if its build-id is `build_id` (when both are known).
-pub fn read_table(fd: &Fd, build_id: Option<&[u8]>) -> Option<ReadTable> {
+/// `too_big` is set when the table is there but its names were not read:
+/// larger than [`MAX_STRINGS`], or than the dump memory left.
+pub fn read_table(fd: &Fd, build_id: Option<&[u8]>, too_big: &mut bool) -> Option<ReadTable> {
     let mut raw = [0u8; 64];
     if !fd.pread_exact(&mut raw, 0) {
         return None;
@@ -67,16 +69,17 @@ pub fn read_table(fd: &Fd, build_id: Option<&[u8]>) -> Option<ReadTable> {
     };
     let strtab = sections.get(symtab.sh_link.get(LE) as usize)?;
     let strings_len = strtab.sh_size.get(LE);
-    if strings_len > MAX_STRINGS {
-        return None;
-    }
     // Fallible: without the memory for the names the table is not read
-    // (the exported names from memory serve instead), the dump goes on.
-    if strings_len as usize > crate::sys::arena::ARENA.spare() {
+    // (the exported names from memory serve instead), the dump goes on and
+    // says so.
+    let mut strings = Vec::new();
+    if strings_len > MAX_STRINGS
+        || strings_len as usize > crate::sys::arena::ARENA.spare()
+        || strings.try_reserve_exact(strings_len as usize).is_err()
+    {
+        *too_big = true;
         return None;
     }
-    let mut strings = Vec::new();
-    strings.try_reserve_exact(strings_len as usize).ok()?;
     strings.resize(strings_len as usize, 0);
     if !fd.pread_exact(&mut strings, strtab.sh_offset.get(LE)) {
         return None;
@@ -165,7 +168,7 @@ mod tests {
     #[test]
     fn reads_the_same_table_as_a_mapping() {
         let fd = crate::sys::open_read(c"/proc/self/exe").unwrap();
-        let read = read_table(&fd, None).expect("table");
+        let read = read_table(&fd, None, &mut false).expect("table");
         let data = std::fs::read("/proc/self/exe").unwrap();
         let image = ElfImage::parse(&data).unwrap();
         let mapped = image.symbol_index().unwrap();
@@ -178,8 +181,8 @@ mod tests {
             seen += usize::from(a.is_some());
         }
         assert!(seen > 100, "{seen} addresses named");
-        assert!(read_table(&fd, Some(b"not the build-id")).is_none());
+        assert!(read_table(&fd, Some(b"not the build-id"), &mut false).is_none());
         let libc = crate::sys::open_read(c"/usr/lib/x86_64-linux-gnu/libc.so.6").unwrap();
-        assert!(read_table(&libc, None).is_some());
+        assert!(read_table(&libc, None, &mut false).is_some());
     }
 }
