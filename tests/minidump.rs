@@ -609,6 +609,42 @@ fn crashes_at_once_keep_the_directory_limits() {
     assert_eq!(minidumps(&dir).len(), 2);
 }
 
+/// A thread parked while it computes keeps its vector registers in the
+/// minidump (from its own signal context, as the crashing thread's): xmm7
+/// holds what the program put there. Read from the file's ThreadList
+/// (FXSAVE image at 256 of CONTEXT_AMD64, xmm7 at 160 + 7 * 16 of it).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_computing_threads_vector_registers_are_in_its_context() {
+    let prog = minidump_program("minidump-O0", &["-O0"]);
+    let (run, dump, file) = crash("simd", Runner::new(&prog).arg("simd"), libc::SIGSEGV);
+    let tid = dump
+        .threads
+        .iter()
+        .find(|t| t.name == "simd")
+        .unwrap_or_else(|| panic!("no simd thread:\n{}", run.stderr))
+        .tid as u32;
+    let bytes = std::fs::read(&file).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let (count, directory) = (u32_at(8) as usize, u32_at(12) as usize);
+    let list = (0..count)
+        .map(|i| directory + i * 12)
+        .find(|&entry| u32_at(entry) == 3)
+        .map(|entry| u32_at(entry + 8) as usize)
+        .expect("a ThreadList stream");
+    let context = (0..u32_at(list) as usize)
+        .map(|i| list + 4 + i * 48)
+        .find(|&thread| u32_at(thread) == tid)
+        .map(|thread| u32_at(thread + 44) as usize)
+        .expect("the simd thread in the ThreadList");
+    let xmm7 = context + 256 + 160 + 7 * 16;
+    assert_eq!(
+        u64::from_le_bytes(bytes[xmm7..xmm7 + 8].try_into().unwrap()),
+        0x4d41_5243_4b45_5237,
+        "xmm7 of the parked thread"
+    );
+}
+
 #[test]
 fn a_full_file_system_costs_one_line() {
     let dir = scratch_dir("minidump-full");

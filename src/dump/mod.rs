@@ -475,7 +475,7 @@ fn minidump_threads(trigger: &Trigger, walked: Option<&Walked>) -> Vec<minidump:
         push(sys::gettid(), regs, Some(*ucontext));
     }
     if let Some(walked) = walked {
-        walked.each_with_registers(|tid, regs| push(tid, regs, None));
+        walked.each_with_registers(|tid, regs, ucontext| push(tid, regs, ucontext));
     }
     threads
 }
@@ -498,7 +498,7 @@ fn minidump_exception(trigger: &Trigger, walked: Option<&Walked>) -> minidump::E
         _ => {
             let mut tid = 0;
             if let Some(walked) = walked {
-                walked.each_with_registers(|t, _| {
+                walked.each_with_registers(|t, _, _| {
                     if tid == 0 || t == sys::getpid() {
                         tid = t;
                     }

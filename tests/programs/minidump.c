@@ -6,7 +6,9 @@
  *   in-handler  the null write inside a SIGUSR1 handler
  *               (on_usr1 -> crash_inner ...);
  *   overflow    unbounded recursion (recurse) on the main thread;
- *   hang        three waiting threads, then main sleeps (for timeouts).
+ *   hang        three waiting threads, then main sleeps (for timeouts);
+ *   simd        a thread "simd" computing with SIMD_MARK in its vector
+ *               register 7 (xmm7, v7) when main crashes as in `crash`.
  * Every function of a chain is exported and kept as its own frame. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -76,6 +78,32 @@ static void start_waiters(int count) {
   usleep(100 * 1000);
 }
 
+/* What the computing thread keeps in its vector register 7. */
+#define SIMD_MARK 0x4d4152434b455237ULL
+static pthread_barrier_t simd_started;
+
+KEEP void *simd_main(void *arg) {
+  (void)arg;
+  pthread_barrier_wait(&simd_started);
+  for (;;) {
+#if defined(__x86_64__)
+    __asm__ volatile("movq %0, %%xmm7" ::"r"(SIMD_MARK) : "xmm7");
+#elif defined(__aarch64__)
+    __asm__ volatile("fmov d7, %0" ::"r"(SIMD_MARK) : "v7");
+#endif
+  }
+  return NULL;
+}
+
+static void start_simd(void) {
+  pthread_t t;
+  pthread_barrier_init(&simd_started, NULL, 2);
+  if (pthread_create(&t, NULL, simd_main, NULL) != 0) exit(3);
+  pthread_setname_np(t, "simd");
+  pthread_barrier_wait(&simd_started);
+  usleep(50 * 1000);
+}
+
 KEEP void crash_inner(void) {
   *target = 42;
   NOT_TAIL();
@@ -116,6 +144,9 @@ int main(int argc, char **argv) {
     raise(SIGUSR1);
   } else if (strcmp(mode, "overflow") == 0) {
     return recurse(0);
+  } else if (strcmp(mode, "simd") == 0) {
+    start_simd();
+    crash_outer();
   } else if (strcmp(mode, "hang") == 0) {
     start_waiters(3);
     for (;;) sleep(1000);

@@ -240,11 +240,15 @@ pub struct Walked {
 }
 
 impl Walked {
-    /// Each thread that gave registers, in the order it is printed.
-    pub fn each_with_registers(&self, mut f: impl FnMut(i32, &Registers)) {
-        for (e, result) in self.others.entries.iter().zip(&self.walked) {
+    /// Each thread that gave registers, in the order it is printed, with
+    /// its signal context where it is parked in its handler (the threads
+    /// are still parked until [`Walked::print`]).
+    pub fn each_with_registers(&self, mut f: impl FnMut(i32, &Registers, Option<u64>)) {
+        let entries = self.others.entries.iter().zip(&self.walked).enumerate();
+        for (i, (e, result)) in entries {
             if let Some(Ok((regs, _))) = result {
-                f(e.tid, regs);
+                let ucontext = self.others.park.as_ref().and_then(|p| p.ucontext(i));
+                f(e.tid, regs, ucontext);
             }
         }
     }

@@ -64,6 +64,10 @@ pub struct Slot {
     /// The queue had no room for its signal: it is stopped blind.
     blind: AtomicU32,
     gregs: [AtomicU64; reg::COUNT],
+    /// The address of the thread's signal context (`ucontext_t`), in its
+    /// handler's frame: valid while the thread stays parked (its FP and
+    /// SIMD registers, for the minidump).
+    ucontext: AtomicU64,
 }
 
 /// The park signal installed, 0 before the first dump that needed one.
@@ -193,6 +197,7 @@ extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::
                 for (dst, src) in slot.gregs.iter().zip(regs.gregs) {
                     dst.store(src, Ordering::Relaxed);
                 }
+                slot.ucontext.store(uc as u64, Ordering::Relaxed);
                 slot.answered.store(1, Ordering::Release);
                 true
             }
@@ -293,6 +298,7 @@ impl Park {
                 sent: AtomicU32::new(0),
                 blind: AtomicU32::new(0),
                 gregs: [const { AtomicU64::new(0) }; reg::COUNT],
+                ucontext: AtomicU64::new(0),
             })
             .collect();
         let mut cookie = SEQUENCE.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
@@ -380,6 +386,15 @@ impl Park {
             *dst = src.load(Ordering::Relaxed);
         }
         Some(Registers { gregs })
+    }
+
+    /// The address of a parked thread's signal context; meaningful only
+    /// while the thread is still parked (before the table is released).
+    pub fn ucontext(&self, index: usize) -> Option<u64> {
+        let slot = &self.slots[index];
+        (slot.answered.load(Ordering::Acquire) != 0)
+            .then(|| slot.ucontext.load(Ordering::Relaxed))
+            .filter(|&uc| uc != 0)
     }
 }
 

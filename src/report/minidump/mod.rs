@@ -44,7 +44,8 @@ const BELOW_SP: u64 = 128;
 const AROUND_PC: u64 = 256;
 
 /// One stopped thread: the registers it reported, and, for the thread the
-/// signal hit, the signal's `ucontext_t` (its floating-point state).
+/// signal hit and for the threads parked in their handler, the signal's
+/// `ucontext_t` (its floating-point and SIMD state).
 pub struct Thread {
     pub tid: i32,
     pub name: [u8; 16],
