@@ -403,11 +403,9 @@ fn write_streams(
         stacks.push(range);
     }
 
-    // The code around the pc of the thread the exception names.
-    let crashed = dump
-        .threads
-        .iter()
-        .position(|t| t.tid == dump.exception.tid);
+    // The code around the pc of the thread the exception names, if it is
+    // among the threads that fit (an index into `threads` and `contexts`).
+    let crashed = threads.iter().position(|t| t.tid == dump.exception.tid);
     let code = crashed.map_or(MemoryRange::default(), |i| {
         around_pc(out, dump.maps, threads[i].regs.pc())
     });
