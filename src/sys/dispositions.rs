@@ -255,6 +255,24 @@ fn sync(i: usize, mut word: u64, mut record: Record) {
     }
 }
 
+/// Lets the program's `action` for `sig` act on this delivery, as the
+/// kernel would run it: a one-shot (`SA_RESETHAND`) handler fires once, the
+/// program's view turning to `SIG_DFL` ([`fire_one_shot`]). False when it
+/// did not run because another delivery fired it first or the program
+/// changed the action meanwhile: what is there now acts instead.
+pub fn run_program_handler(
+    sig: i32,
+    action: &libc::sigaction,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+) -> bool {
+    if action.sa_flags & libc::SA_RESETHAND != 0 && !fire_one_shot(sig, action.sa_sigaction) {
+        return false;
+    }
+    call_handler(sig, action, info, uc);
+    true
+}
+
 /// Runs the program's handler of `action` (not `SIG_DFL` or `SIG_IGN`)
 /// for this delivery of `sig`, from inside one of faultdump's handlers,
 /// with the signals the kernel would have blocked for it added to the

@@ -543,6 +543,14 @@ pub fn sigaction_get(sig: i32) -> libc::sigaction {
     old
 }
 
+/// Puts the kernel's default action back for `sig` (`SIG_DFL`, empty
+/// mask, no flags).
+pub fn set_default(sig: i32) {
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    let default: libc::sigaction = unsafe { core::mem::zeroed() };
+    sigaction_set(sig, &default);
+}
+
 pub fn sigaction_set(sig: i32, action: &libc::sigaction) -> bool {
     // SAFETY: action is a valid sigaction; the old action is not wanted.
     unsafe { realsig::sigaction(sig, action, core::ptr::null_mut()) == 0 }

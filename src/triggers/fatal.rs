@@ -203,7 +203,7 @@ pub fn internal_error() -> ! {
     if dump::held_here() {
         fault_in_dump(libc::SIGABRT);
     } else {
-        set_default(libc::SIGABRT);
+        sys::set_default(libc::SIGABRT);
         sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[libc::SIGABRT]));
         sys::tgkill(sys::gettid(), libc::SIGABRT);
     }
@@ -214,12 +214,6 @@ pub fn internal_error() -> ! {
     loop {
         core::hint::spin_loop();
     }
-}
-
-fn set_default(sig: i32) {
-    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-    let dfl: libc::sigaction = unsafe { core::mem::zeroed() };
-    sys::sigaction_set(sig, &dfl);
 }
 
 /// The dump itself faulted: say so in one line and die at once by the signal
@@ -245,8 +239,8 @@ fn fault_in_dump(sig: i32) {
         // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
         unsafe { sys::raw::writev(2, iov.as_ptr(), iov.len() as i32) };
     }
-    set_default(original);
-    set_default(sig);
+    sys::set_default(original);
+    sys::set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));
     sys::tgkill(sys::gettid(), original);
     // A hardware fault that gets here re-faults into the default action.

@@ -144,15 +144,12 @@ fn chain(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     match previous.sa_sigaction {
         libc::SIG_IGN => {}
         libc::SIG_DFL => default_action(sig),
-        handler => {
-            if previous.sa_flags & libc::SA_RESETHAND != 0
-                && !sys::dispositions::fire_one_shot(sig, handler)
-            {
+        _ => {
+            if !sys::dispositions::run_program_handler(sig, &previous, info, uc) {
                 // Another delivery fired it first, or the program changed
                 // the action: what is there now acts on this one.
-                return chain(sig, info, uc);
+                chain(sig, info, uc);
             }
-            sys::dispositions::call_handler(sig, &previous, info, uc);
         }
     }
 }
@@ -168,9 +165,7 @@ fn default_action(sig: i32) {
         return;
     }
     let ours = sys::sigaction_get(sig);
-    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-    let default: libc::sigaction = unsafe { core::mem::zeroed() };
-    sys::sigaction_set(sig, &default);
+    sys::set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[sig]));
     // Delivered on the way out of this system call.
     sys::tgkill(sys::gettid(), sig);

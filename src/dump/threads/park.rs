@@ -222,23 +222,26 @@ extern "C" fn park_handler(sig: i32, info: *mut libc::siginfo_t, uc: *mut libc::
 }
 
 /// A delivery that is not a park: what the program set for the signal
-/// acts on it. Its own handler (on a borrowed signal) runs; `SIG_DFL`,
+/// acts on it. Its own handler (on a borrowed signal) runs, once if it is
+/// a one-shot handler; `SIG_DFL`,
 /// which would have ended the process without us, is put back, and the
 /// signal is delivered again when this handler returns.
 fn pass_on(sig: i32, info: &libc::siginfo_t, uc: *mut libc::c_void) {
     match view_handler(sig) {
         libc::SIG_IGN => {}
         libc::SIG_DFL => {
-            // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
-            let default: libc::sigaction = unsafe { core::mem::zeroed() };
-            sys::sigaction_set(sig, &default);
+            sys::set_default(sig);
             sys::tgkill(sys::gettid(), sig);
         }
         _ => {
             if let Some(record) = sys::dispositions::record(sig) {
                 let action = record.view.to_libc();
-                let info = (info as *const libc::siginfo_t).cast_mut();
-                sys::dispositions::call_handler(sig, &action, info, uc);
+                let info_ptr = (info as *const libc::siginfo_t).cast_mut();
+                if !sys::dispositions::run_program_handler(sig, &action, info_ptr, uc) {
+                    // A one-shot handler fired meanwhile, or the program
+                    // changed the action: what is there now acts.
+                    pass_on(sig, info, uc);
+                }
             }
         }
     }
