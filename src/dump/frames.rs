@@ -9,7 +9,7 @@ use crate::format::line::Line;
 use crate::report::sink::{FrameLine, Sink};
 use crate::symbolize::dwarf::{self, Resolver};
 use crate::symbolize::modules::ModuleKind;
-use crate::symbolize::symbols::{Lost, Symbolizer, demangle_into};
+use crate::symbolize::symbols::{Lost, Symbolizer, demangle_into, describe_fault};
 use crate::sys;
 use crate::sys::arch::Registers;
 use crate::sys::memory::Memory;
@@ -151,15 +151,9 @@ impl Stacks<'_> {
         python.finish(sink, &mut index, self.max_frames);
         if let Some(fault) = c.cut {
             let mut note = Line::new();
-            let _ = core::fmt::Write::write_fmt(
-                &mut note,
-                format_args!(
-                    "faultdump: the walk of this stack faulted (SIG{} at 0x{:x}) reading \
-                     unwind tables; the frames beyond are not shown",
-                    crate::format::names::signal_abbrev(fault.signal).unwrap_or("?"),
-                    fault.addr
-                ),
-            );
+            note.push(b"faultdump: the walk of this stack faulted (");
+            describe_fault(&mut note, &fault);
+            note.push(b") reading unwind tables; the frames beyond are not shown");
             sink.note(note.as_bytes());
         }
     }
@@ -178,9 +172,6 @@ impl Stacks<'_> {
     fn named(&self, lookup: u64, name: &mut Line, sink: &mut dyn Sink) -> Option<(u64, bool)> {
         let (modules, memory) = (self.walker.modules, self.walker.memory);
         let (i, _) = modules.find(lookup)?;
-        if self.symbolizer.has_lost(i, Lost::Names) {
-            return None;
-        }
         let found = recover::guarded(|| {
             let symbol = self.symbolizer.lookup(modules, memory, i, lookup)?;
             name.clear();

@@ -23,7 +23,7 @@ use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sys::dispositions::{self, Action};
-use crate::sys::{self, realsig};
+use crate::sys::{self, realsig, set_errno};
 use crate::triggers::verdict;
 
 type Handler = libc::sighandler_t;
@@ -37,11 +37,6 @@ const NSIG: c_int = 65;
 /// `signal` then installs without `SA_RESTART`. glibc keeps its own set,
 /// which no program call reaches any more.
 static INTERRUPTING: AtomicU64 = AtomicU64::new(0);
-
-fn set_errno(e: c_int) {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = e };
-}
 
 fn bit(sig: c_int) -> u64 {
     1u64 << (sig - 1)

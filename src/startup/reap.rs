@@ -35,8 +35,7 @@ fn next<T: Copy>(f: &Function) -> Option<T> {
 }
 
 fn unavailable() -> libc::pid_t {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    crate::sys::set_errno(libc::ENOSYS);
     -1
 }
 

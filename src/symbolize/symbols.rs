@@ -105,11 +105,11 @@ impl Symbolizer {
             Lost::Names => b" for its symbols",
             Lost::Lines => b" for its debug information",
         });
+        line.push(b" faulted (");
+        describe_fault(line, &fault);
         let _ = write!(
             line,
-            " faulted (SIG{} at 0x{:x}: a file cut short or changed, or memory unmapped); its {} not shown",
-            crate::format::names::signal_abbrev(fault.signal).unwrap_or("?"),
-            fault.addr,
+            ": a file cut short or changed, or memory unmapped); its {} not shown",
             match what {
                 Lost::Names => "function names are",
                 Lost::Lines => "files and lines are",
@@ -237,8 +237,8 @@ fn load(module: &Module, memory: &Memory) -> (Loaded, i32) {
         return (loaded, 0);
     }
     let premapped = premapped_executable(module);
-    // SAFETY: errno is the calling thread's; the handler restores it.
-    unsafe { *libc::__errno_location() = 0 };
+    // The handler restores errno.
+    sys::set_errno(0);
     let mut image = premapped
         .is_none()
         .then(|| {
@@ -404,6 +404,17 @@ pub fn demangle_into(name: &[u8], out: &mut Line) {
         return;
     }
     out.push(name);
+}
+
+/// A fault a recovery point caught, as the dump's notes say it:
+/// `SIGBUS at 0x7f...`.
+pub fn describe_fault(line: &mut Line, fault: &Fault) {
+    let _ = write!(
+        line,
+        "SIG{} at 0x{:x}",
+        crate::format::names::signal_abbrev(fault.signal).unwrap_or("?"),
+        fault.addr
+    );
 }
 
 #[cfg(test)]

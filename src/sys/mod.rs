@@ -39,14 +39,19 @@ impl ErrnoGuard {
 
 impl Drop for ErrnoGuard {
     fn drop(&mut self) {
-        // SAFETY: as above; writing the thread's own errno.
-        unsafe { *libc::__errno_location() = self.0 };
+        set_errno(self.0);
     }
 }
 
 pub fn errno() -> i32 {
     // SAFETY: __errno_location returns the calling thread's errno slot.
     unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's `errno`.
+pub fn set_errno(e: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
 }
 
 pub fn gettid() -> i32 {
@@ -56,7 +61,6 @@ pub fn gettid() -> i32 {
 
 pub use raw::getpid;
 
-/// Sends `sig` to one thread of this process.
 /// `kill` of the own process: the kernel gives the signal to one thread
 /// that does not block it.
 pub fn kill_own_process(sig: i32) -> bool {
@@ -64,6 +68,7 @@ pub fn kill_own_process(sig: i32) -> bool {
     unsafe { libc::syscall(libc::SYS_kill, getpid(), sig) == 0 }
 }
 
+/// Sends `sig` to one thread of this process.
 pub fn tgkill(tid: i32, sig: i32) -> bool {
     // SAFETY: tgkill only takes integers.
     unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, sig) == 0 }

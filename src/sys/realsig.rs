@@ -45,8 +45,7 @@ unsafe extern "C" fn __sigaction(
     old: *mut libc::sigaction,
 ) -> libc::c_int {
     let Some(addr) = NEXT.get() else {
-        // SAFETY: __errno_location returns the calling thread's errno slot.
-        unsafe { *libc::__errno_location() = libc::EINVAL };
+        super::set_errno(libc::EINVAL);
         return -1;
     };
     // SAFETY: a `sigaction` found by name has this type; forwarded as called.

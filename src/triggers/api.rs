@@ -9,8 +9,7 @@ use crate::dump::{self, Claim, Trigger};
 use crate::sys::arch::Registers;
 
 pub fn fail(errno: c_int) -> c_int {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = errno };
+    crate::sys::set_errno(errno);
     -1
 }
 
