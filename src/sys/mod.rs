@@ -147,6 +147,27 @@ pub fn open_dir(path: &CStr) -> Option<Fd> {
     (fd >= 0).then(|| Fd(fd))
 }
 
+/// The `d_name` of each `struct linux_dirent64` record in `buf`.
+pub fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen;
+    //                         u8 d_type; char d_name[]; }
+    const NAME: usize = 19;
+    let mut at = 0;
+    core::iter::from_fn(move || {
+        if at + NAME > buf.len() {
+            return None;
+        }
+        let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+        if reclen < NAME || at + reclen > buf.len() {
+            return None;
+        }
+        let name = &buf[at + NAME..at + reclen];
+        at += reclen;
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some(&name[..len])
+    })
+}
+
 /// A file descriptor this code opened and closes on drop.
 pub struct Fd(pub i32);
 

@@ -33,7 +33,7 @@ pub fn list() -> Vec<i32> {
         if n == 0 {
             break;
         }
-        for name in dirent_names(&buf[..n]) {
+        for name in sys::dirent_names(&buf[..n]) {
             if let Some(tid) = parse_decimal(name).filter(|&t| t > 0) {
                 tids.push(tid as i32);
             }
@@ -41,27 +41,6 @@ pub fn list() -> Vec<i32> {
     }
     tids.sort_unstable();
     tids
-}
-
-/// The `d_name` of each `struct linux_dirent64` record in `buf`.
-fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
-    // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen;
-    //                         u8 d_type; char d_name[]; }
-    const NAME: usize = 19;
-    let mut at = 0;
-    core::iter::from_fn(move || {
-        if at + NAME > buf.len() {
-            return None;
-        }
-        let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
-        if reclen < NAME || at + reclen > buf.len() {
-            return None;
-        }
-        let name = &buf[at + NAME..at + reclen];
-        at += reclen;
-        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-        Some(&name[..len])
-    })
 }
 
 fn parse_decimal(s: &[u8]) -> Option<u64> {
@@ -281,9 +260,9 @@ SigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000001000\nSigCgt:\t0000000180000000\
             rec[19..19 + name.len()].copy_from_slice(name);
             buf.extend_from_slice(&rec);
         }
-        let names: Vec<&[u8]> = dirent_names(&buf).collect();
+        let names: Vec<&[u8]> = sys::dirent_names(&buf).collect();
         assert_eq!(names, [&b"."[..], b"..", b"4242", b"4243"]);
-        assert_eq!(dirent_names(&buf[..10]).count(), 0);
+        assert_eq!(sys::dirent_names(&buf[..10]).count(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use core::ffi::CStr;
 
 use super::layout::Location;
 use crate::format::line::Line;
-use crate::sys::Fd;
+use crate::sys::{self, Fd};
 
 /// Appends pieces to the file from `start`, never past `cap` bytes.
 pub struct Out {
@@ -175,18 +175,9 @@ pub fn count_minidumps(dir: &Fd) -> usize {
         if n == 0 {
             return count;
         }
-        let mut at = 0;
-        // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
-        while at + 19 < n {
-            let reclen = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
-            if reclen == 0 || at + reclen > n {
-                break;
-            }
-            let name = &buf[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-            count += usize::from(is_minidump_name(name));
-            at += reclen;
-        }
+        count += sys::dirent_names(&buf[..n])
+            .filter(|name| is_minidump_name(name))
+            .count();
     }
 }
 
