@@ -422,29 +422,29 @@ fn crash_key<'l>(trigger: &Trigger, modules: &Modules, key: &'l mut Line) -> &'l
     let Trigger::Fatal { regs, info, .. } = trigger else {
         return key;
     };
-    let id = |m: Option<&crate::symbolize::modules::Module>, n: usize| {
-        let mut hex = [0u8; 16];
-        let id = m.and_then(|m| m.build_id.as_deref()).unwrap_or_default();
-        for (i, b) in id.iter().take(n).enumerate() {
-            hex[i * 2] = b"0123456789abcdef"[usize::from(b >> 4)];
-            hex[i * 2 + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+    // The first `n` bytes of a module's build id, in hex.
+    let id = |key: &mut Line, m: Option<&crate::symbolize::modules::Module>, n: usize| {
+        for b in m
+            .and_then(|m| m.build_id.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .take(n)
+        {
+            let _ = core::fmt::Write::write_fmt(key, format_args!("{b:02x}"));
         }
-        (hex, id.len().min(n) * 2)
     };
     let exe = modules
         .list()
         .iter()
         .find(|m| m.kind == ModuleKind::Executable);
-    let (hex, n) = id(exe, 8);
-    key.push(&hex[..n]);
+    id(key, exe, 8);
     let found = modules.find(regs.pc());
-    let (hex, n) = id(found.map(|(_, m)| m), 4);
+    let _ = core::fmt::Write::write_fmt(key, format_args!("-{}-", info.si_signo));
+    id(key, found.map(|(_, m)| m), 4);
     let _ = core::fmt::Write::write_fmt(
         key,
         format_args!(
-            "-{}-{}+{:x}",
-            info.si_signo,
-            core::str::from_utf8(&hex[..n]).unwrap_or(""),
+            "+{:x}",
             regs.pc().wrapping_sub(found.map_or(0, |(_, m)| m.bias))
         ),
     );
