@@ -49,6 +49,32 @@ pub fn record_stderr_identity() {
     }
 }
 
+/// Most pieces a [`say_on_stderr`] line is made of.
+const MAX_PIECES: usize = 8;
+
+/// Writes one line made of `pieces` to fd 2, in one `writev` (no buffer:
+/// the caller may be on a program's small signal stack), if fd 2 may
+/// receive it ([`stderr_usable`]). Pieces past [`MAX_PIECES`] are left out.
+pub fn say_on_stderr(pieces: &[&[u8]]) {
+    if !stderr_usable() {
+        return;
+    }
+    let mut iov = [libc::iovec {
+        iov_base: core::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_PIECES];
+    for (v, p) in iov.iter_mut().zip(pieces) {
+        *v = libc::iovec {
+            iov_base: p.as_ptr().cast_mut().cast(),
+            iov_len: p.len(),
+        };
+    }
+    let n = pieces.len().min(MAX_PIECES);
+    // SAFETY: the first n iovecs describe the caller's bytes, which live
+    // across the call; failure is irrelevant here.
+    unsafe { sys::raw::writev(2, iov.as_ptr(), n as i32) };
+}
+
 /// Whether fd 2 may receive a dump now: open for writing, and not a regular
 /// file written without `O_APPEND` that was not fd 2 at start (a program that
 /// closed stderr and reused the number for its data must not get a dump

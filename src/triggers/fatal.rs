@@ -224,21 +224,11 @@ fn fault_in_dump(sig: i32) {
         s => s,
     };
     crate::report::output::write_pending_after_fault();
-    // One writev of three static pieces: no buffer on the signal stack,
-    // which may be a program's small one.
-    let parts: [&[u8]; 3] = [
+    crate::report::output::say_on_stderr(&[
         b"faultdump: the dump itself failed with SIG",
         names::signal_abbrev(sig).unwrap_or("?").as_bytes(),
         b"; ending the process\n",
-    ];
-    let iov = parts.map(|p| libc::iovec {
-        iov_base: p.as_ptr().cast_mut().cast(),
-        iov_len: p.len(),
-    });
-    if crate::report::output::stderr_usable() {
-        // SAFETY: the iovecs describe static bytes; failure is irrelevant here.
-        unsafe { sys::raw::writev(2, iov.as_ptr(), iov.len() as i32) };
-    }
+    ]);
     sys::set_default(original);
     sys::set_default(sig);
     sys::sigmask(libc::SIG_UNBLOCK, &sys::sigset_of(&[original, sig]));

@@ -142,11 +142,8 @@ fn passed_on(sig: i32, now: u64) -> Option<i32> {
 /// stderr: `faultdump: pid P passes on SIGSEGV, which its child pid C died
 /// of (dumped there): no dump`. Pieces on the stack, one `writev`.
 pub fn say_passed_on(sig: i32, child: i32) {
-    if !crate::report::output::stderr_usable() {
-        return;
-    }
     let (mut me_buf, mut child_buf) = ([0u8; 20], [0u8; 20]);
-    let parts: [&[u8]; 7] = [
+    crate::report::output::say_on_stderr(&[
         b"faultdump: pid ",
         line::decimal(sys::getpid() as u64, &mut me_buf),
         b" passes on SIG",
@@ -154,13 +151,7 @@ pub fn say_passed_on(sig: i32, child: i32) {
         b", which its child pid ",
         line::decimal(child as u64, &mut child_buf),
         b" died of (dumped there): no dump\n",
-    ];
-    let iov = parts.map(|p| libc::iovec {
-        iov_base: p.as_ptr().cast_mut().cast(),
-        iov_len: p.len(),
-    });
-    // SAFETY: the iovecs describe bytes that live across the call.
-    unsafe { sys::raw::writev(2, iov.as_ptr(), iov.len() as i32) };
+    ]);
 }
 
 #[cfg(test)]
