@@ -24,21 +24,9 @@ pub fn read<'b>(memory: &Memory, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let max = (u32::from_ne_bytes(size) as usize)
         .saturating_sub(4)
         .min(buf.len());
-    let mut len = 0;
-    let mut at = msg + 4;
-    while len < max {
-        // Up to the next 64-byte boundary, so that no read crosses a page.
-        let n = ((64 - at % 64) as usize).min(max - len);
-        if !memory.read(at, &mut buf[len..len + n]) {
-            break;
-        }
-        if let Some(nul) = buf[len..len + n].iter().position(|&b| b == 0) {
-            len += nul;
-            break;
-        }
-        len += n;
-        at += n as u64;
-    }
+    let text = memory.c_string(msg + 4, max)?;
+    let len = text.len().min(max);
+    buf[..len].copy_from_slice(&text[..len]);
     // glibc ends the message with a newline (it is also printed on stderr).
     let text = buf[..len].trim_ascii_end();
     (!text.is_empty()).then_some(text)
